@@ -1,0 +1,98 @@
+"""Run sizes for the whole course, chosen by one environment variable.
+
+`LLMCOURSE_PROFILE=full` (default) gives the sizes the book is written for;
+`LLMCOURSE_PROFILE=quick` gives tiny ones so every notebook cell runs in
+seconds under nbval and CI. Notebooks read every data size and epoch count
+from `sizes()` and never hard-code them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+
+PROFILE_ENV = "LLMCOURSE_PROFILE"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSizes:
+    """Data sizes and training lengths for one profile."""
+
+    profile: str
+    max_reviews: int | None  # None = the whole deduplicated corpus
+    max_len: int  # tokens kept per review after segmentation
+    vocab_size: int  # largest vocabulary (padding and unknown included)
+    embedding_dim: int
+    w2v_epochs: int
+    epochs: int  # upper bound for neural training (early stopping may stop sooner)
+    batch_size: int
+    hidden_units: int
+
+
+PROFILES: dict[str, RunSizes] = {
+    "full": RunSizes(
+        profile="full",
+        max_reviews=None,
+        max_len=128,
+        vocab_size=20000,
+        embedding_dim=100,
+        w2v_epochs=10,
+        epochs=6,
+        batch_size=64,
+        hidden_units=64,
+    ),
+    "quick": RunSizes(
+        profile="quick",
+        max_reviews=800,
+        max_len=48,
+        vocab_size=3000,
+        embedding_dim=32,
+        w2v_epochs=2,
+        epochs=1,
+        batch_size=64,
+        hidden_units=16,
+    ),
+}
+
+
+def active_profile() -> str:
+    """Name of the profile chosen by LLMCOURSE_PROFILE (default: full)."""
+    name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
+    if name not in PROFILES:
+        raise ValueError(
+            f"环境变量 {PROFILE_ENV}={name!r} 无效：可选值为 {', '.join(PROFILES)}"
+        )
+    return name
+
+
+def sizes(profile: str | None = None) -> RunSizes:
+    """Run sizes of `profile`, or of the active profile when None."""
+    name = active_profile() if profile is None else profile
+    if name not in PROFILES:
+        raise ValueError(f"未知的运行规模 {name!r}：可选值为 {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def set_seed(seed: int = 42, tensorflow: bool | None = None) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras, and make TF ops deterministic.
+
+    TensorFlow is seeded when `tensorflow` is True, or when None and it is
+    already imported (so the text-only chapters do not pay for importing it).
+    """
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if tensorflow is None:
+        tensorflow = "tensorflow" in sys.modules
+    if not tensorflow:
+        return
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

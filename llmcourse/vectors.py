@@ -1,0 +1,192 @@
+"""From token lists to numbers: vocabulary, padded id arrays, Word2Vec, embedding matrix.
+
+Conventions used across the course: id 0 is padding, id 1 is the unknown
+word; sequences are padded *after* the text (`post`), which keeps the
+LSTM eligible for the cuDNN kernel on a GPU.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+PAD, UNK = 0, 1
+PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
+
+
+class Vocabulary:
+    """A word <-> id mapping with 0 = padding and 1 = unknown."""
+
+    def __init__(self, words: Iterable[str], counts: dict[str, int] | None = None):
+        self.index_to_word: list[str] = [PAD_TOKEN, UNK_TOKEN]
+        for word in words:
+            if word in (PAD_TOKEN, UNK_TOKEN):
+                continue
+            self.index_to_word.append(word)
+        self.word_to_index = {w: i for i, w in enumerate(self.index_to_word)}
+        if len(self.word_to_index) != len(self.index_to_word):
+            raise ValueError("词表中有重复的词")
+        self.counts = dict(counts or {})
+
+    @classmethod
+    def build(
+        cls,
+        token_lists: Iterable[Sequence[str]],
+        min_count: int = 1,
+        max_size: int | None = None,
+    ) -> "Vocabulary":
+        """Most frequent words first (ties by the word itself, so the order is stable).
+
+        max_size counts the two special ids: max_size=10 gives 8 real words.
+        """
+        if max_size is not None and max_size < 2:
+            raise ValueError("max_size 至少为 2（填充符和未知词各占一个位置）")
+        counter: collections.Counter[str] = collections.Counter()
+        for tokens in token_lists:
+            counter.update(tokens)
+        ranked = sorted(
+            (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
+        )
+        if max_size is not None:
+            ranked = ranked[: max_size - 2]
+        return cls(ranked, {w: counter[w] for w in ranked})
+
+    def __len__(self) -> int:
+        return len(self.index_to_word)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.word_to_index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.index_to_word == other.index_to_word
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} 个词，含 {PAD_TOKEN} 与 {UNK_TOKEN})"
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of the tokens; words outside the vocabulary become UNK (1)."""
+        get = self.word_to_index.get
+        return [get(t, UNK) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Words of the ids, padding skipped."""
+        return [self.index_to_word[i] for i in ids if i != PAD]
+
+    def to_dict(self) -> dict:
+        return {"format": "llmcourse.vocabulary/1", "words": self.index_to_word[2:], "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Vocabulary":
+        if data.get("format") != "llmcourse.vocabulary/1":
+            raise ValueError("不是 llmcourse 词表文件（缺少 format 字段）")
+        return cls(data["words"], data.get("counts"))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as UTF-8 JSON (readable, and safe to load)."""
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocabulary":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]], max_len: int, truncating: str = "post"
+) -> np.ndarray:
+    """Right-pad (post) with 0 and cut to max_len; returns int32 of shape (n, max_len).
+
+    truncating="post" keeps the start of a long text, "pre" keeps its end.
+    """
+    if max_len < 1:
+        raise ValueError("max_len 必须是正整数")
+    if truncating not in ("post", "pre"):
+        raise ValueError("truncating 只能是 'post' 或 'pre'")
+    out = np.zeros((len(sequences), max_len), dtype=np.int32)  # (样本数, 时间步数)
+    for row, seq in enumerate(sequences):
+        seq = list(seq)[:max_len] if truncating == "post" else list(seq)[-max_len:]
+        out[row, : len(seq)] = seq
+    return out
+
+
+def encode_corpus(
+    vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_len: int, truncating: str = "post"
+) -> np.ndarray:
+    """Token lists -> padded id array of shape (n, max_len)."""
+    return pad_sequences([vocab.encode(t) for t in token_lists], max_len, truncating)
+
+
+def stable_hash(text: str) -> int:
+    """A hash that is the same in every process (Python's hash() of str is not)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def train_word2vec(
+    token_lists: Sequence[Sequence[str]],
+    vector_size: int = 100,
+    window: int = 5,
+    min_count: int = 2,
+    epochs: int = 10,
+    sg: int = 1,
+    seed: int = 42,
+    deterministic: bool = True,
+    workers: int = 2,
+):
+    """Train gensim 4 Word2Vec on a *list of token lists* (one list per text).
+
+    With `deterministic`, one worker thread and a process-independent hash make
+    two runs give identical vectors. Returns the gensim Word2Vec model; its
+    vectors are in `model.wv[word]`.
+    """
+    from gensim.models import Word2Vec
+
+    if isinstance(token_lists, (str, bytes)) or (token_lists and isinstance(token_lists[0], str)):
+        raise TypeError(
+            "Word2Vec 需要“词列表的列表”（每条文本一个列表）；传入扁平的词列表会把每个词当成一句由单字组成的句子"
+        )
+    sentences = [list(t) for t in token_lists if len(t) > 0]
+    return Word2Vec(
+        sentences=sentences,
+        vector_size=vector_size,
+        window=window,
+        min_count=min_count,
+        sg=sg,
+        epochs=epochs,
+        seed=seed,
+        workers=1 if deterministic else workers,
+        hashfxn=stable_hash,
+    )
+
+
+def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: float | None = None) -> np.ndarray:
+    """An array of shape (len(vocab), dim) whose row i is the vector of vocab word i.
+
+    `word_vectors` is a gensim Word2Vec model or its KeyedVectors. Row 0
+    (padding) is zero; words without a vector (and UNK) get small random
+    vectors with the spread of the trained ones, so they can still be learned.
+    """
+    kv = getattr(word_vectors, "wv", word_vectors)
+    dim = kv.vector_size
+    if scale is None:
+        scale = float(np.std(kv.vectors)) if len(kv.index_to_key) else 0.1
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0.0, scale, size=(len(vocab), dim)).astype(np.float32)
+    matrix[PAD] = 0.0
+    for index, word in enumerate(vocab.index_to_word):
+        if index > UNK and word in kv.key_to_index:
+            matrix[index] = kv[word]
+    return matrix
+
+
+def embedding_coverage(vocab: Vocabulary, word_vectors) -> float:
+    """Share of real vocabulary words (PAD/UNK excluded) that have a Word2Vec vector."""
+    kv = getattr(word_vectors, "wv", word_vectors)
+    words = vocab.index_to_word[2:]
+    if not words:
+        return 0.0
+    return sum(w in kv.key_to_index for w in words) / len(words)

@@ -1,0 +1,158 @@
+"""llmcourse.data on the real shipped corpus and on realistic user files."""
+
+import codecs
+import json
+
+import pytest
+
+from llmcourse import data
+from llmcourse.data import NEGATIVE, POSITIVE
+
+
+# --------------------------------------------------------------------------- shipped corpus
+def test_report_counts_match_the_corpus(reviews):
+    r = reviews.report
+    assert r.raw_lines == {POSITIVE: 16548, NEGATIVE: 18576}
+    assert r.unique_lines[POSITIVE] == 8379
+    assert r.unique_lines[NEGATIVE] == 9078
+    assert r.conflicts_dropped == 47
+    assert r.final == reviews.counts()
+    assert r.total == len(reviews) == 17361
+    # every line is accounted for: kept + duplicates + conflicting copies + blank
+    for label in (POSITIVE, NEGATIVE):
+        assert r.final[label] + r.duplicates_removed[label] + r.conflicts_dropped + r.blank_lines[label] == r.raw_lines[label]
+
+
+def test_report_prints_readably(reviews):
+    text = str(reviews.report)
+    assert "16,548" in text and "8,379" in text and "17,361" in text and "正面" in text
+
+
+def test_corpus_has_no_duplicates_or_conflicts(reviews):
+    assert len(set(reviews.texts)) == len(reviews)
+    assert all(t == data.normalize_whitespace(t) and t for t in reviews.texts)
+
+
+def test_split_is_disjoint_stratified_and_seeded(reviews):
+    s1 = data.split_dataset(reviews, 0.1, 0.1, seed=3)
+    s2 = data.split_dataset(reviews, 0.1, 0.1, seed=3)
+    s3 = data.split_dataset(reviews, 0.1, 0.1, seed=4)
+    train, val, test = set(s1.train.texts), set(s1.val.texts), set(s1.test.texts)
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert len(train) + len(val) + len(test) == len(reviews)
+    assert s1.test.texts == s2.test.texts and s1.train.labels == s2.train.labels
+    assert s1.test.texts != s3.test.texts
+    share = reviews.counts()[POSITIVE] / len(reviews)
+    for part in (s1.train, s1.val, s1.test):
+        assert abs(part.counts()[POSITIVE] / len(part) - share) < 0.01
+
+
+def test_split_refuses_duplicated_texts():
+    dup = data.LabeledTexts(["好", "好", "差", "差"], [1, 1, 0, 0])
+    with pytest.raises(ValueError, match="deduplicate"):
+        data.split_dataset(dup)
+
+
+def test_deduplicate_drops_conflicts_and_counts_copies():
+    texts, labels, removed, conflicts = data.deduplicate(["a", "b", "a", "c", "c"], [1, 1, 1, 1, 0])
+    assert texts == ["a", "b"] and labels == [1, 1]
+    assert removed == {POSITIVE: 1, NEGATIVE: 0} and conflicts == 1
+
+
+def test_sample_is_stratified(reviews):
+    part = reviews.sample(1000, seed=1)
+    assert 990 <= len(part) <= 1010
+    assert abs(part.counts()[POSITIVE] / len(part) - reviews.counts()[POSITIVE] / len(reviews)) < 0.01
+
+
+def test_gold_segmentation_is_read():
+    sents = data.load_gold_segmentation(max_lines=3)
+    assert sents[0][:3] == ["迈向", "充满", "希望"]
+
+
+# --------------------------------------------------------------------------- user files
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_csv_with_quoted_commas_and_blank_lines(tmp_path):
+    f = write(
+        tmp_path / "r.csv",
+        'text,label\n"房间很大，干净,安静",1\n\n"他说""不错""，其实一般",neg\n"服务好",正面\n',
+    )
+    ds = data.read_labeled_file(f)
+    assert ds.texts == ["房间很大，干净,安静", '他说"不错"，其实一般', "服务好"]
+    assert ds.labels == [1, 0, 1]
+    assert ds.report.blank_lines_skipped == 1 and ds.report.rows == 3
+    assert "跳过空行 1 行" in str(ds.report)
+
+
+def test_utf8_bom_file(tmp_path):
+    f = tmp_path / "bom.csv"
+    f.write_bytes(codecs.BOM_UTF8 + "text,label\n很好,positive\n很差,negative\n".encode("utf-8"))
+    ds = data.read_labeled_file(f)
+    assert ds.report.encoding == "utf-8-sig" and ds.texts == ["很好", "很差"] and ds.labels == [1, 0]
+
+
+def test_gbk_file_is_detected(tmp_path):
+    f = write(tmp_path / "gbk.csv", "评论,情感\n酒店位置不错,积极\n早餐太差了,消极\n", encoding="gbk")
+    ds = data.read_labeled_file(f, text_col="评论", label_col="情感")
+    assert ds.report.encoding == "gb18030"
+    assert ds.texts == ["酒店位置不错", "早餐太差了"] and ds.labels == [1, 0]
+
+
+def test_tsv_and_jsonl(tmp_path):
+    tsv = write(tmp_path / "r.tsv", "label\ttext\n1\t好, 很好\n0\t不好\n")
+    assert data.read_labeled_file(tsv).texts == ["好, 很好", "不好"]
+    lines = [json.dumps({"text": "喜欢", "label": 1}, ensure_ascii=False), "",
+             json.dumps({"text": "讨厌", "label": "neg"}, ensure_ascii=False)]
+    jl = write(tmp_path / "r.jsonl", "\n".join(lines) + "\n")
+    ds = data.read_labeled_file(jl)
+    assert ds.labels == [1, 0] and ds.report.blank_lines_skipped == 1
+
+
+@pytest.mark.parametrize(
+    "content, error, line, fragment",
+    [
+        ("review,label\n好,1\n", data.MissingColumnError, 1, "'text'"),
+        ("text,label\n好,1\n,0\n", data.EmptyTextError, 3, "文本为空"),
+        ("text,label\n好,1\n差,maybe\n", data.UnknownLabelError, 3, "maybe"),
+        ("text,label\n好,1\n差\n", data.DataFormatError, 3, "只有 1 列"),
+    ],
+)
+def test_bad_csv_raises_specific_error_with_line(tmp_path, content, error, line, fragment):
+    f = write(tmp_path / "bad.csv", content)
+    with pytest.raises(error) as info:
+        data.read_labeled_file(f)
+    assert info.value.line == line
+    assert str(f) in str(info.value) and f"第 {line} 行" in str(info.value) and fragment in str(info.value)
+
+
+def test_undecodable_bytes_name_the_line(tmp_path):
+    f = tmp_path / "broken.csv"
+    f.write_bytes("text,label\n很好,1\n".encode("utf-8") + b"\xff\xfe\xfa,0\n")
+    with pytest.raises(data.DecodeError) as info:
+        data.read_labeled_file(f)
+    assert info.value.line == 3 and "无法解码" in str(info.value)
+
+
+def test_file_without_rows(tmp_path):
+    for name, content in [("empty.csv", ""), ("header.csv", "text,label\n\n"), ("e.jsonl", "\n\n")]:
+        with pytest.raises(data.EmptyFileError, match=name):
+            data.read_labeled_file(write(tmp_path / name, content))
+
+
+def test_jsonl_missing_field_and_bad_json(tmp_path):
+    f = write(tmp_path / "m.jsonl", '{"text": "好", "label": 1}\n{"text": "差"}\n')
+    with pytest.raises(data.MissingColumnError) as info:
+        data.read_labeled_file(f)
+    assert info.value.line == 2
+    g = write(tmp_path / "j.jsonl", '{"text": "好", "label": 1}\n{oops\n')
+    with pytest.raises(data.DataFormatError, match="第 2 行"):
+        data.read_labeled_file(g)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        data.read_labeled_file(tmp_path / "nope.csv")

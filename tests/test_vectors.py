@@ -1,0 +1,95 @@
+"""Vocabulary, padding, Word2Vec and the embedding matrix on real segmented reviews."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from llmcourse import text, vectors
+
+
+@pytest.fixture(scope="module")
+def tokens(small_reviews):
+    return text.segment_corpus(small_reviews.texts, use_cache=False, progress=False)
+
+
+def test_vocabulary_special_ids_and_order(tokens):
+    vocab = vectors.Vocabulary.build(tokens, min_count=2, max_size=500)
+    assert len(vocab) == 500
+    assert vocab.index_to_word[:2] == ["<pad>", "<unk>"]
+    counts = [vocab.counts[w] for w in vocab.index_to_word[2:]]
+    assert counts == sorted(counts, reverse=True) and min(counts) >= 2
+    assert vocab.encode(["，", "绝对没有这个词"])[1] == vectors.UNK
+
+
+def test_vocabulary_round_trip(tmp_path, tokens):
+    vocab = vectors.Vocabulary.build(tokens, min_count=1)
+    vocab.save(tmp_path / "vocab.json")
+    loaded = vectors.Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded == vocab and loaded.counts == vocab.counts
+    sample = tokens[0]
+    assert loaded.encode(sample) == vocab.encode(sample)
+    assert loaded.decode(vocab.encode(sample)) == sample
+
+
+def test_padding_is_post_and_truncates():
+    out = vectors.pad_sequences([[5, 6, 7], [8], [1, 2, 3, 4, 5, 6]], max_len=4)
+    assert out.dtype == np.int32 and out.shape == (3, 4)
+    assert out.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0], [1, 2, 3, 4]]
+    assert vectors.pad_sequences([[1, 2, 3, 4, 5, 6]], 4, truncating="pre").tolist() == [[3, 4, 5, 6]]
+
+
+def test_encode_corpus_shape(tokens):
+    vocab = vectors.Vocabulary.build(tokens)
+    ids = vectors.encode_corpus(vocab, tokens, max_len=32)
+    assert ids.shape == (len(tokens), 32)
+    lengths = (ids != 0).sum(axis=1)
+    assert np.array_equal(lengths, np.minimum([len(t) for t in tokens], 32))
+
+
+def test_embedding_rows_equal_word2vec_vectors(tokens):
+    model = vectors.train_word2vec(tokens, vector_size=24, epochs=2, min_count=2)
+    vocab = vectors.Vocabulary.build(tokens, min_count=1)
+    matrix = vectors.embedding_matrix(vocab, model)
+    assert matrix.shape == (len(vocab), 24) and matrix.dtype == np.float32
+    assert not matrix[vectors.PAD].any()
+    checked = 0
+    for i, word in enumerate(vocab.index_to_word[2:], start=2):
+        if word in model.wv.key_to_index:
+            np.testing.assert_array_equal(matrix[i], model.wv[word])
+            checked += 1
+    assert checked > 100
+    assert 0 < vectors.embedding_coverage(vocab, model) < 1  # min_count=2 leaves rare words out
+
+
+def test_two_seeded_word2vec_runs_are_identical(tokens):
+    a = vectors.train_word2vec(tokens, vector_size=16, epochs=2, seed=11)
+    b = vectors.train_word2vec(tokens, vector_size=16, epochs=2, seed=11)
+    assert a.wv.index_to_key == b.wv.index_to_key
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+
+
+SCRIPT = """
+from llmcourse import data, text, vectors
+ds = data.load_reviews().sample(300, seed=1)
+tok = text.segment_corpus(ds.texts, use_cache=False, progress=False)
+m = vectors.train_word2vec(tok, vector_size=8, epochs=1, seed=5)
+print(repr(m.wv.vectors[:3].round(6).tolist()))
+"""
+
+
+def test_word2vec_is_identical_across_processes():
+    """Python's str hash changes per process; our seeding must not depend on it."""
+    outs = []
+    for hashseed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hashseed)
+        outs.append(subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                                   text=True, check=True).stdout)
+    assert outs[0] == outs[1] and outs[0].startswith("[[")
+
+
+def test_flat_word_list_is_rejected():
+    with pytest.raises(TypeError, match="词列表的列表"):
+        vectors.train_word2vec(["我", "喜欢", "这个", "产品"])
