@@ -18,7 +18,7 @@ def close_figures():
 
 def test_chinese_font_is_registered_and_default():
     assert plotting.chinese_font_path().name == "NotoSansSC-Regular.ttf"
-    found = font_manager.findfont(font_manager.FontProperties(family="sans-serif"), fallback_to_default=False)
+    found = font_manager.findfont(font_manager.FontProperties(family=["sans-serif"]), fallback_to_default=False)
     assert found.endswith("NotoSansSC-Regular.ttf")
 
 
