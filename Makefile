@@ -10,7 +10,6 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::DeprecationWarning:jieba._compat
-export MPLBACKEND := Agg
 
 .PHONY: install book test unit nbval book-check lab clean clean-cache
 

@@ -187,3 +187,210 @@ def plot_roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=9)
     return ax
+
+
+# --------------------------------------------------------------------------- language models
+def plot_perplexity(orders: Sequence[int], curves: Mapping[str, Sequence[float]],
+                    title: str = "困惑度与 n-gram 阶数", logy: bool = True, ax=None):
+    """Perplexity against the n-gram order, one line per text set (e.g. 训练集, 测试集)."""
+    ax = _axes(ax, (5.5, 3.8))
+    markers = ["o-", "s--", "^:", "d-."]
+    for i, ((name, values), style) in enumerate(zip(curves.items(), markers * 2)):
+        ax.plot(list(orders), list(values), style, label=name)
+        offset = (5, -11) if i % 2 == 0 else (5, 5)  # alternate below/above so labels do not collide
+        for x, y in zip(orders, values):
+            ax.annotate(f"{y:,.1f}", (x, y), xytext=offset, textcoords="offset points", fontsize=8)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xticks(list(orders))
+    ax.set_xlim(min(orders) - 0.3, max(orders) + 0.5)  # room for the value labels
+    ax.set_xlabel("阶数 n（模型看前 n-1 个字）")
+    ax.set_ylabel("每字困惑度" + ("（对数坐标）" if logy else ""))
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+# --------------------------------------------------------------------------- diagrams
+def _text_width(line: str) -> float:
+    """Width of a line in units of one Chinese character (Latin letters count about half)."""
+    import unicodedata
+
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in line)
+
+
+def _layers(nodes: Sequence[str], edges: Sequence[tuple]) -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """Layer of every node (longest path from a source) and the edges that close a cycle."""
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for edge in edges:
+        succ[edge[0]].append(edge[1])
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+
+    def visit(u: str) -> None:
+        state[u] = 1
+        for v in succ[u]:
+            if state.get(v) == 1:
+                back.add((u, v))
+            elif v not in state:
+                visit(v)
+        state[u] = 2
+
+    for n in nodes:
+        if n not in state:
+            visit(n)
+    layer = {n: 0 for n in nodes}
+    for _ in range(len(nodes)):  # relax: at most len(nodes) rounds in a DAG
+        changed = False
+        for edge in edges:
+            u, v = edge[0], edge[1]
+            if (u, v) not in back and layer[v] < layer[u] + 1:
+                layer[v] = layer[u] + 1
+                changed = True
+        if not changed:
+            break
+    return layer, back
+
+
+def plot_flow_diagram(
+    nodes: Sequence[str],
+    edges: Sequence[tuple],
+    direction: str = "TB",
+    title: str | None = None,
+    colors: Mapping[str, str] | None = None,
+    fontsize: float = 12,
+    node_gap: float = 0.5,
+    layer_gap: float = 0.7,
+):
+    """Draw a directed graph as rounded boxes joined by arrows, entirely with matplotlib.
+
+    nodes: box labels (a label may contain "\\n"); edges: (source, target) or
+    (source, target, edge label). Nodes are placed in layers by the longest path
+    from a source, top to bottom (direction="TB") or left to right ("LR").
+    A depth-first search visits the nodes in the order given, so list them along
+    the main flow: an edge back to a node still on the search path closes a cycle
+    (a feedback loop) and is drawn dashed, in a lane outside the boxes. Needs no network and no
+    external tool, so the figure also shows when the book is opened from disk.
+    Returns the Axes.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+
+    if direction not in ("TB", "LR"):
+        raise ValueError("direction 只能是 'TB'（自上而下）或 'LR'（从左到右）")
+    nodes = list(dict.fromkeys(nodes))
+    for edge in edges:
+        for end in edge[:2]:
+            if end not in nodes:
+                raise ValueError(f"边 {edge[:2]} 中的节点 {end!r} 不在 nodes 里")
+    colors = dict(colors or {})
+    layer, back = _layers(nodes, edges)
+
+    # box sizes in inches (the axes fill the figure and one data unit is one inch)
+    em = fontsize / 72
+    size = {}
+    for n in nodes:
+        lines = n.split("\n")
+        size[n] = (max(_text_width(line) for line in lines) * em + 0.4, len(lines) * em * 1.35 + 0.3)
+
+    # order the nodes of each layer by the mean position of their parents (fewer crossings)
+    by_layer: dict[int, list[str]] = {}
+    for n in nodes:
+        by_layer.setdefault(layer[n], []).append(n)
+    rank: dict[str, float] = {}
+    fed_back = {v for _, v in back}
+    for lay in sorted(by_layer):
+        members = by_layer[lay]
+        for i, n in enumerate(members):
+            parents = [rank[e[0]] for e in edges if e[1] == n and e[0] in rank and (e[0], n) not in back]
+            # a source node that receives a feedback edge goes to the outer side, next to the lanes
+            rank[n] = sum(parents) / len(parents) if parents else i + len(nodes) * (n in fed_back)
+        members.sort(key=lambda n: (rank[n], nodes.index(n)))
+        for i, n in enumerate(members):
+            rank[n] = i - (len(members) - 1) / 2
+
+    # centres: along the flow by layer, across it spread around 0
+    along = "y" if direction == "TB" else "x"
+    cross_extent = {lay: sum(size[n][0 if along == "y" else 1] for n in m) + node_gap * (len(m) - 1)
+                    for lay, m in by_layer.items()}
+    thickness = {lay: max(size[n][1 if along == "y" else 0] for n in m) for lay, m in by_layer.items()}
+    centre: dict[str, tuple[float, float]] = {}
+    pos_along = 0.0
+    for lay in sorted(by_layer):
+        a = pos_along + thickness[lay] / 2
+        c = -cross_extent[lay] / 2
+        for n in by_layer[lay]:
+            w = size[n][0 if along == "y" else 1]
+            c_mid = c + w / 2
+            centre[n] = (c_mid, -a) if along == "y" else (a, -c_mid)
+            c += w + node_gap
+        pos_along += thickness[lay] + layer_gap
+
+    xs = [centre[n][0] + s * size[n][0] / 2 for n in nodes for s in (-1, 1)]
+    ys = [centre[n][1] + s * size[n][1] / 2 for n in nodes for s in (-1, 1)]
+    # edges that close a cycle run in a lane outside all boxes: right of them (TB) or below (LR)
+    # (shorter loops on the inner lanes; in TB a lane is as wide as the longest edge label)
+    back_edges = sorted((e for e in edges if (e[0], e[1]) in back), key=lambda e: layer[e[0]] - layer[e[1]])
+    labels = [e[2] for e in back_edges if len(e) > 2 and e[2]]
+    step = 0.3
+    if labels and along == "y":
+        step = max(_text_width(t) for t in labels) * em * 0.8 + 0.3
+    lane = [0.3 + step * (i + (0.5 if labels and along == "y" else 0)) for i in range(len(back_edges))]
+    extra = lane[-1] + (step / 2 if labels and along == "y" else 0.15) if back_edges else 0
+    x0, x1 = min(xs) - 0.2, max(xs) + 0.2 + (extra if along == "y" else 0)
+    y0, y1 = min(ys) - 0.2 - (extra if along == "x" else 0), max(ys) + (0.45 if title else 0.2)
+    fig = plt.figure(figsize=(x1 - x0, y1 - y0))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_axis_off()
+
+    for n in nodes:
+        (cx, cy), (w, h) = centre[n], size[n]
+        ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.12",
+                                    facecolor=colors.get(n, "#e8f1f8"), edgecolor="#457b9d", linewidth=1.4,
+                                    zorder=2))
+        ax.text(cx, cy, n, ha="center", va="center", fontsize=fontsize, zorder=3, linespacing=1.3)
+
+    def border(n: str, towards: tuple[float, float]) -> tuple[float, float]:
+        """Where the straight line from the centre of n towards a point leaves its box."""
+        (cx, cy), (w, h) = centre[n], size[n]
+        dx, dy = towards[0] - cx, towards[1] - cy
+        scale = min(w / 2 / abs(dx) if dx else np.inf, h / 2 / abs(dy) if dy else np.inf)
+        return cx + dx * scale, cy + dy * scale
+
+    def write(x: float, y: float, label: str, ha: str = "center") -> None:
+        ax.text(x, y, label, ha=ha, va="center", fontsize=fontsize * 0.8, color="#333333", zorder=4,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none"))
+
+    for edge in edges:
+        u, v = edge[0], edge[1]
+        label = edge[2] if len(edge) > 2 else None
+        if (u, v) in back:
+            i = back_edges.index(edge)
+            if along == "y":
+                a = (centre[u][0] + size[u][0] / 2, centre[u][1])
+                b = (centre[v][0] + size[v][0] / 2, centre[v][1])
+                x_lane = max(xs) + lane[i]
+                points = [a, (x_lane, a[1]), (x_lane, b[1]), b]
+                label_at = (x_lane, (a[1] + b[1]) / 2, "center")
+            else:
+                a = (centre[u][0], centre[u][1] - size[u][1] / 2)
+                b = (centre[v][0], centre[v][1] - size[v][1] / 2)
+                y_lane = min(ys) - lane[i]
+                points = [a, (a[0], y_lane), (b[0], y_lane), b]
+                label_at = ((a[0] + b[0]) / 2, y_lane, "center")
+            path = Path(points, [Path.MOVETO] + [Path.LINETO] * 3)
+            ax.add_patch(FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=14, linewidth=1.3,
+                                         linestyle="--", color="#8d99ae", zorder=1))
+            if label:
+                write(*label_at[:2], label, ha=label_at[2])
+        else:
+            a, b = border(u, centre[v]), border(v, centre[u])
+            ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, linewidth=1.3,
+                                         shrinkA=1, shrinkB=1, color="#1d3557", zorder=1))
+            if label:
+                write((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, label)
+    if title:
+        ax.text((x0 + x1) / 2, y1 - 0.22, title, ha="center", va="center", fontsize=fontsize * 1.1)
+    return ax
