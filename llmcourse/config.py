@@ -21,10 +21,11 @@ class RunSizes:
 
     profile: str
     max_reviews: int | None  # None = the whole deduplicated corpus
-    max_len: int  # tokens kept per review after segmentation
+    max_len: int  # tokens kept per review (batches are padded only to their longest review)
     vocab_size: int  # largest vocabulary (padding and unknown included)
     embedding_dim: int
     w2v_epochs: int
+    extra_w2v_sentences: int | None  # People's Daily sentences added to Word2Vec's text (None = all)
     epochs: int  # upper bound for neural training (early stopping may stop sooner)
     batch_size: int
     hidden_units: int
@@ -34,10 +35,11 @@ PROFILES: dict[str, RunSizes] = {
     "full": RunSizes(
         profile="full",
         max_reviews=None,
-        max_len=128,
-        vocab_size=20000,
+        max_len=400,
+        vocab_size=30000,
         embedding_dim=100,
-        w2v_epochs=10,
+        w2v_epochs=5,
+        extra_w2v_sentences=None,
         epochs=6,
         batch_size=64,
         hidden_units=64,
@@ -49,6 +51,7 @@ PROFILES: dict[str, RunSizes] = {
         vocab_size=3000,
         embedding_dim=32,
         w2v_epochs=2,
+        extra_w2v_sentences=300,
         epochs=1,
         batch_size=64,
         hidden_units=16,
@@ -96,3 +99,35 @@ def set_seed(seed: int = 42, tensorflow: bool | None = None) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def import_tensorflow():
+    """Import TensorFlow with its start-up chatter (oneDNN, CUDA probing) kept off stderr.
+
+    TF 2.20+ writes these lines through absl before TF_CPP_MIN_LOG_LEVEL is read,
+    so file descriptor 2 is pointed at /dev/null during the import and the
+    first device query. Errors still raise normally.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some notebook front-ends)
+        import tensorflow as tf
+
+        return tf
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf

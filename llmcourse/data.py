@@ -95,7 +95,7 @@ class LabeledTexts:
         return {POSITIVE: c[POSITIVE], NEGATIVE: c[NEGATIVE]}
 
     def sample(self, n: int | None, seed: int = 42) -> "LabeledTexts":
-        """A stratified random subset of about `n` examples (all when None or n >= len)."""
+        """A stratified random subset of about `n` examples, in random order (all when None or n >= len)."""
         if n is None or n >= len(self):
             return self
         rng = random.Random(seed)
@@ -104,7 +104,7 @@ class LabeledTexts:
             idx = [i for i, lab in enumerate(self.labels) if lab == label]
             take = max(1, round(n * count / len(self)))
             chosen.extend(rng.sample(idx, min(take, len(idx))))
-        chosen.sort()
+        rng.shuffle(chosen)  # mix the labels: the corpus lists all positives first
         return LabeledTexts(
             [self.texts[i] for i in chosen], [self.labels[i] for i in chosen], self.report
         )

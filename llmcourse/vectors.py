@@ -190,3 +190,36 @@ def embedding_coverage(vocab: Vocabulary, word_vectors) -> float:
     if not words:
         return 0.0
     return sum(w in kv.key_to_index for w in words) / len(words)
+
+
+class TextEncoder:
+    """Raw texts -> padded id arrays: segmentation, stopword removal, vocabulary, padding.
+
+    The same object is used at training and prediction time, so a saved model
+    sees its inputs prepared exactly as during training. An empty text (or one
+    whose words are all stopwords) becomes [UNK]: every row has length >= 1,
+    which keeps masked recurrent layers (and cuDNN) well defined.
+    """
+
+    def __init__(self, vocab: Vocabulary, max_len: int, stopwords: Iterable[str] = (), truncating: str = "post"):
+        self.vocab = vocab
+        self.max_len = int(max_len)
+        self.stopwords = frozenset(stopwords)
+        self.truncating = truncating
+
+    def tokens(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> list[list[str]]:
+        """Token lists after segmentation and stopword removal."""
+        from llmcourse import text
+
+        return text.tokenize_corpus(list(texts), self.stopwords, use_cache=use_cache, progress=progress)
+
+    def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        ids = [self.vocab.encode(t) or [UNK] for t in token_lists]
+        return pad_sequences(ids, self.max_len, self.truncating)  # (样本数, max_len)
+
+    def encode(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> np.ndarray:
+        """Padded ids of shape (len(texts), max_len)."""
+        return self.encode_tokens(self.tokens(texts, use_cache, progress))
+
+    def config(self) -> dict:
+        return {"max_len": self.max_len, "stopwords": sorted(self.stopwords), "truncating": self.truncating}

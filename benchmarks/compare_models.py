@@ -1,0 +1,66 @@
+"""Train every model kind on the same deduplicated split and print one results table.
+
+    python benchmarks/compare_models.py                 # full profile: the whole corpus
+    LLMCOURSE_PROFILE=quick python benchmarks/compare_models.py   # a smoke run in seconds
+
+Columns: validation and test accuracy, macro-F1 and ROC-AUC on the test split,
+training seconds, seconds per epoch, epochs run (early stopping) and
+parameters. The TF-IDF baselines are fitted in the same run, on the same
+training texts, so the comparison is fair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from llmcourse import config, pipeline  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", nargs="+", default=list(pipeline.ALL_KINDS), choices=pipeline.ALL_KINDS)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+
+    sizes = config.sizes()
+    start = time.perf_counter()
+    prepared = pipeline.prepare(sizes=sizes, seed=args.seed, progress=False)
+    print(f"profile={sizes.profile} seed={args.seed} {prepared.splits}", flush=True)
+    print(f"preparation: {prepared.seconds}", flush=True)
+    rows = []
+    for kind in args.kinds:
+        trained = pipeline.train_any(prepared, kind, epochs=args.epochs, verbose=0) if kind in pipeline.NEURAL_KINDS \
+            else pipeline.train_any(prepared, kind)
+        rows.append({"kind": kind, **trained.row()})
+        print(f"  {kind:<10s} test accuracy {trained.test.accuracy:.4f}  ({trained.train_seconds:.1f} s)", flush=True)
+
+    headers = ["kind", "模型", "验证准确率", "准确率", "宏平均F1", "ROC-AUC", "训练秒数", "每轮秒数", "轮数", "参数量"]
+    print()
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for row in sorted(rows, key=lambda r: -r["准确率"]):
+        print("| " + " | ".join("" if row[h] is None else str(row[h]) for h in headers) + " |")
+    neural = [r for r in rows if r["kind"] in pipeline.NEURAL_KINDS]
+    linear = [r for r in rows if r["kind"] not in pipeline.NEURAL_KINDS]
+    if neural and linear:
+        best_n = max(neural, key=lambda r: r["准确率"])
+        best_l = max(linear, key=lambda r: r["准确率"])
+        print(f"\nbest neural: {best_n['kind']} {best_n['准确率']:.4f}; best TF-IDF: {best_l['kind']} "
+              f"{best_l['准确率']:.4f}; difference {100 * (best_n['准确率'] - best_l['准确率']):+.2f} points")
+    print(f"total wall time {time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(rows, handle, ensure_ascii=False, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

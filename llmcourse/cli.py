@@ -1,0 +1,130 @@
+"""Command line: `llmcourse train | evaluate | predict` (also `python -m llmcourse`).
+
+A thin shell over the functions the notebooks call. Expected failures (a bad
+file, a missing model directory, a wrong column name) print one line that
+names the file and, where it applies, the line, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: no C++ log lines
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An expected, user-facing failure: one line, exit status 2."""
+
+
+def _err(message: str) -> None:
+    print(f"llmcourse: 错误：{message}", file=sys.stderr)
+
+
+def _load_data(args):
+    from llmcourse import data
+
+    if args.data is None:
+        return data.load_reviews()
+    return data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
+
+
+def cmd_train(args) -> int:
+    from llmcourse import config, pipeline
+
+    dataset = _load_data(args)
+    print(dataset.report, file=sys.stderr)
+    sizes = config.sizes()
+    if len(dataset) < 20:
+        raise CliError(f"数据太少（{len(dataset)} 条），至少需要 20 条才能划分训练、验证和测试集")
+    print(f"运行规模：{sizes.profile}；模型：{args.model}；随机种子：{args.seed}", file=sys.stderr)
+    prepared = pipeline.prepare(dataset, sizes, seed=args.seed, progress=True)
+    print(prepared.splits, file=sys.stderr)
+    if args.model in pipeline.NEURAL_KINDS:
+        trained = pipeline.train_neural(prepared, args.model, epochs=args.epochs, verbose=args.verbose)
+    else:
+        trained = pipeline.train_baseline(prepared, args.model)
+    directory = trained.model.save(args.out)
+    print(f"验证集：{trained.val}")
+    print(f"测试集：{trained.test}")
+    print(f"训练用时 {trained.train_seconds:.1f} 秒；模型已保存到 {directory}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from llmcourse import data, serving
+
+    model = serving.load_model(args.model)
+    labelled = data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
+    metrics = model.evaluate(labelled.texts, labelled.labels).as_dict()
+    print(json.dumps(metrics, ensure_ascii=False))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from llmcourse import serving
+
+    model = serving.load_model(args.model)
+    texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    for result in model.predict(texts):
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from llmcourse.baselines import BASELINE_KINDS
+
+    kinds = ("lstm", "bilstm", "gru", "rnn", "mean") + BASELINE_KINDS
+    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="训练一个模型并保存为目录")
+    train.add_argument("--out", required=True, help="保存模型的目录")
+    train.add_argument("--model", choices=kinds, default="bilstm", help="模型类型（默认 bilstm）")
+    train.add_argument("--epochs", type=int, default=None, help="最多训练轮数（默认取运行规模的设置）")
+    train.add_argument("--seed", type=int, default=42, help="随机种子")
+    train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
+    train.add_argument("--text-col", default="text", help="文本列名")
+    train.add_argument("--label-col", default="label", help="标签列名")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras 的进度显示方式")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="在带标签的文件上评估已保存的模型，输出一个 JSON 对象")
+    evaluate.add_argument("--model", required=True, help="模型目录")
+    evaluate.add_argument("--data", required=True, help="带标签的 CSV/TSV/JSONL 文件")
+    evaluate.add_argument("--text-col", default="text")
+    evaluate.add_argument("--label-col", default="label")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="对文本做预测，每条输出一行 JSON")
+    predict.add_argument("--model", required=True, help="模型目录")
+    predict.add_argument("texts", nargs="*", help="要预测的文本；省略时从标准输入每行读一条")
+    predict.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from llmcourse.data import DataFormatError
+    from llmcourse.serving import ModelLoadError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "epochs", None) is not None and args.epochs < 1:
+        parser.error("--epochs 必须是正整数")
+    try:
+        return args.func(args)
+    except (DataFormatError, ModelLoadError, CliError, FileNotFoundError) as err:
+        _err(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("已中断")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Keras model builders for sentence classification, all with one signature.
+
+Every builder maps padded id sequences of shape (batch, time) to ONE logit per
+sentence, shape (batch, 1) — not one per time step (the article's
+`LSTM(return_sequences=True)` + `Dense(1)` mistake). Padding (id 0) is masked,
+and recurrent layers keep the defaults that let Keras use the cuDNN kernel on
+a GPU: tanh/sigmoid activations, recurrent_dropout=0, unroll=False,
+use_bias=True, right-padded input.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from llmcourse.config import import_tensorflow
+
+tf = import_tensorflow()
+import keras  # noqa: E402  (after TensorFlow, quietly imported)
+from keras import layers
+
+MODEL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru")
+POOLINGS = ("last", "mean", "max", "meanmax")
+MODEL_NAMES = {
+    "mean": "平均词向量",
+    "rnn": "SimpleRNN",
+    "lstm": "LSTM",
+    "bilstm": "双向 LSTM",
+    "gru": "GRU",
+}
+
+
+@keras.saving.register_keras_serializable(package="llmcourse")
+class MaskedGlobalMaxPooling1D(layers.Layer):
+    """Max over the real (unmasked) time steps: (batch, time, features) -> (batch, features).
+
+    Keras' GlobalMaxPooling1D ignores the mask, so padded steps could win the max.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            very_negative = keras.ops.full_like(inputs, -1e9)
+            inputs = keras.ops.where(keras.ops.expand_dims(mask, -1), inputs, very_negative)
+        return keras.ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def _embedding_block(inputs, vocab_size: int, embedding, trainable: bool):
+    """Embedding with mask_zero=True; `embedding` is a matrix (vocab, dim) or a width."""
+    if isinstance(embedding, (int, np.integer)):
+        dim, matrix = int(embedding), None
+    else:
+        matrix = np.asarray(embedding, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != vocab_size:
+            raise ValueError(f"词向量矩阵的形状应为 ({vocab_size}, 维度)，实际为 {matrix.shape}")
+        dim = matrix.shape[1]
+    layer = layers.Embedding(vocab_size, dim, mask_zero=True, trainable=trainable, name="embedding")
+    x = layer(inputs)  # (批量大小, 时间步数, 词向量维度)
+    if matrix is not None:
+        # Set after building: a Constant initializer would copy the matrix into the model config.
+        layer.set_weights([matrix])
+    return x
+
+
+def _recurrent(kind: str, units: int, sequences: bool):
+    if kind == "rnn":
+        return layers.SimpleRNN(units, return_sequences=sequences, name="simple_rnn")
+    if kind == "lstm":
+        return layers.LSTM(units, return_sequences=sequences, name="lstm")
+    if kind == "gru":
+        return layers.GRU(units, return_sequences=sequences, name="gru")
+    if kind == "bilstm":
+        return layers.Bidirectional(layers.LSTM(units, return_sequences=sequences), name="bilstm")
+    raise ValueError(f"未知的模型类型 {kind!r}：可选 {', '.join(MODEL_KINDS)}")
+
+
+def build_classifier(
+    kind: str,
+    vocab_size: int,
+    embedding: int | np.ndarray = 100,
+    trainable_embeddings: bool = True,
+    hidden_units: int = 64,
+    dropout: float = 0.3,
+    pooling: str = "last",
+) -> keras.Model:
+    """One builder for every kind in MODEL_KINDS; returns an uncompiled model with a logit output.
+
+    kind: "mean" (masked average of word vectors), "rnn", "lstm", "bilstm" or "gru".
+    embedding: a width, or a Word2Vec-initialised matrix of shape (vocab_size, dim).
+    pooling (recurrent kinds): "last" uses the final hidden state; "mean" / "max" take
+    the average / maximum of the hidden states over the real (unmasked) time steps;
+    "meanmax" concatenates both.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"未知的池化方式 {pooling!r}：可选 {', '.join(POOLINGS)}")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"未知的模型类型 {kind!r}：可选 {', '.join(MODEL_KINDS)}")
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
+    x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)
+    if kind == "mean":
+        x = layers.GlobalAveragePooling1D(name="masked_mean")(x)  # (批量大小, 词向量维度)
+        x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+    else:
+        x = layers.Dropout(dropout, name="embedding_dropout")(x)
+        x = _recurrent(kind, hidden_units, pooling != "last")(x)
+        if pooling != "last":  # x: (批量大小, 时间步数, 隐藏单元数[×2])
+            pooled = []
+            if "mean" in pooling:
+                pooled.append(layers.GlobalAveragePooling1D(name="masked_mean_states")(x))
+            if "max" in pooling:
+                pooled.append(MaskedGlobalMaxPooling1D(name="masked_max_states")(x))
+            x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="pooled_states")(pooled)
+        # x: (批量大小, 隐藏单元数[×2])
+    x = layers.Dropout(dropout, name="dropout")(x)
+    logits = layers.Dense(1, name="logit")(x)  # (批量大小, 1)
+    return keras.Model(inputs, logits, name=kind)
+
+
+def builder(kind: str, **kwargs) -> Callable[[], keras.Model]:
+    """A zero-argument function that builds the model (needed to build inside a tf.distribute scope)."""
+    return lambda: build_classifier(kind, **kwargs)
+
+
+def count_parameters(model: keras.Model) -> int:
+    """Number of trainable and frozen weights."""
+    return int(model.count_params())
