@@ -1,4 +1,4 @@
-"""Command line: `llmcourse train | evaluate | predict` (also `python -m llmcourse`).
+"""Command line: `llmcourse train | evaluate | predict | serve` (also `python -m llmcourse`).
 
 A thin shell over the functions the notebooks call. Expected failures (a bad
 file, a missing model directory, a wrong column name) print one line that
@@ -76,11 +76,47 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import socket
+
+    from llmcourse import serving
+
+    for name in ("max_texts", "max_chars", "threads"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} 必须是正整数")
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"端口号 {args.port} 无效：应在 0 到 65535 之间")
+    model = serving.load_model(args.model)
+    import uvicorn
+
+    from llmcourse.http_service import create_app
+
+    app = create_app(model, max_texts=args.max_texts, max_chars=args.max_chars, threads=args.threads)
+    # Bind here, so a busy port or a bad address is one line and exit status 2, not a uvicorn traceback.
+    sock = None
+    try:
+        family, _, _, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        if sock is not None:
+            sock.close()
+        raise CliError(f"无法在 {args.host}:{args.port} 上监听：{err.strerror or err}") from err
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"llmcourse：模型 {model.kind} 已加载；服务地址 http://{shown}:{port}"
+          f"（POST /predict，GET /health，文档 /docs）；按 Ctrl+C 结束", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llmcourse.baselines import BASELINE_KINDS
 
     kinds = ("lstm", "bilstm", "gru", "rnn", "mean") + BASELINE_KINDS
-    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测")
+    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="训练一个模型并保存为目录")
@@ -105,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="模型目录")
     predict.add_argument("texts", nargs="*", help="要预测的文本；省略时从标准输入每行读一条")
     predict.set_defaults(func=cmd_predict)
+
+    serve = sub.add_parser("serve", help="启动 HTTP 预测服务（POST /predict，GET /health）")
+    serve.add_argument("--model", required=True, help="模型目录")
+    serve.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，只接受本机连接）")
+    serve.add_argument("--port", type=int, default=8000, help="端口（默认 8000；0 表示任选一个空闲端口）")
+    serve.add_argument("--max-texts", type=int, default=64, help="每个请求最多的文本条数（默认 64）")
+    serve.add_argument("--max-chars", type=int, default=2000, help="每条文本最多的字符数（默认 2000）")
+    serve.add_argument("--threads", type=int, default=4, help="做预测的线程数（默认 4）")
+    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                       help="uvicorn 的日志级别")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                       help="是否逐条记录请求（--no-access-log 关闭，压测时用）")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
