@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from llmcourse import text
 
 BASELINE_KINDS = ("tfidf-char", "tfidf-word")
+C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # inverse regularisation strengths tried on validation
 BASELINE_NAMES = {"tfidf-char": "TF-IDF 字 1-3 元 + 逻辑回归", "tfidf-word": "TF-IDF jieba 词 1-2 元 + 逻辑回归"}
 
 
@@ -44,13 +45,42 @@ class TfidfClassifier:
         self.kind = kind
         self.C = C
         self.seed = seed
+        self.validation_scores: dict[float, float] = {}
         self.pipeline = Pipeline([
             ("tfidf", _vectorizer(kind)),
             ("logreg", LogisticRegression(C=C, max_iter=2000, random_state=seed)),
         ])
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> "TfidfClassifier":
-        self.pipeline.fit(list(texts), np.asarray(labels))
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        val_texts: Sequence[str] | None = None,
+        val_labels: Sequence[int] | None = None,
+        C_grid: Sequence[float] = C_GRID,
+    ) -> "TfidfClassifier":
+        """Fit on the training texts; with a validation set, choose C from C_grid on it.
+
+        The same protocol as the neural models (which pick their epoch on the
+        validation set): the test set is never used to choose anything.
+        """
+        y = np.asarray(labels)
+        if val_texts is None:
+            self.pipeline.fit(list(texts), y)
+            return self
+        tfidf = self.pipeline.named_steps["tfidf"]
+        features = tfidf.fit_transform(list(texts))  # the vocabulary does not depend on C: fit it once
+        val_features = tfidf.transform(list(val_texts))
+        self.validation_scores = {}
+        best = None
+        for C in C_grid:
+            logreg = LogisticRegression(C=C, max_iter=2000, random_state=self.seed).fit(features, y)
+            score = float(np.mean(logreg.predict(val_features) == np.asarray(val_labels)))
+            self.validation_scores[C] = score
+            if best is None or score > best[0]:
+                best = (score, C, logreg)
+        _, self.C, logreg = best
+        self.pipeline.steps[-1] = ("logreg", logreg)
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -20,7 +20,7 @@ tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
 from keras import layers
 
-MODEL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru")
+MODEL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru", "transformer")
 POOLINGS = ("last", "mean", "max", "meanmax")
 MODEL_NAMES = {
     "mean": "平均词向量",
@@ -28,6 +28,7 @@ MODEL_NAMES = {
     "lstm": "LSTM",
     "bilstm": "双向 LSTM",
     "gru": "GRU",
+    "transformer": "Transformer 编码器",
 }
 
 
@@ -105,6 +106,8 @@ def build_classifier(
         raise ValueError(f"未知的池化方式 {pooling!r}：可选 {', '.join(POOLINGS)}")
     if kind not in MODEL_KINDS:
         raise ValueError(f"未知的模型类型 {kind!r}：可选 {', '.join(MODEL_KINDS)}")
+    if kind == "transformer":  # self-attention: no recurrent state to pool, `pooling` does not apply
+        return build_transformer_classifier(vocab_size, embedding, trainable_embeddings, hidden_units, dropout)
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
     x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)
     if kind == "mean":
@@ -124,6 +127,112 @@ def build_classifier(
     x = layers.Dropout(dropout, name="dropout")(x)
     logits = layers.Dense(1, name="logit")(x)  # (批量大小, 1)
     return keras.Model(inputs, logits, name=kind)
+
+
+@keras.saving.register_keras_serializable(package="llmcourse")
+class PositionEmbedding(layers.Layer):
+    """Adds a learned vector for each position: (batch, time, dim) -> same shape, mask kept.
+
+    Self-attention by itself ignores word order; this layer tells the model where each
+    token stands. Positions past `max_len - 1` share the last vector.
+    """
+
+    def __init__(self, max_len: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        self.max_len = max_len
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(shape=(self.max_len, input_shape[-1]), name="positions",
+                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, inputs):
+        steps = keras.ops.minimum(keras.ops.arange(keras.ops.shape(inputs)[1]), self.max_len - 1)
+        return inputs + keras.ops.expand_dims(keras.ops.take(self.positions, steps, axis=0), 0)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len}
+
+
+@keras.saving.register_keras_serializable(package="llmcourse")
+class TransformerEncoderBlock(layers.Layer):
+    """One encoder block: multi-head self-attention and a feed-forward net, each with residual + LayerNorm.
+
+    (batch, time, dim) -> (batch, time, dim). Padded positions (mask False) are never
+    attended to, so extra padding does not change the real positions' outputs.
+    """
+
+    def __init__(self, num_heads: int = 4, key_dim: int = 16, ff_units: int = 128, dropout: float = 0.1,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.key_dim, self.ff_units, self.rate = num_heads, key_dim, ff_units, dropout
+        self.supports_masking = True
+        self.attention = layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, name="attention")
+        self.ff_hidden = layers.Dense(ff_units, activation="relu", name="ff_hidden")
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.drop = layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.ff_out = layers.Dense(dim, name="ff_out")
+        self.attention.build(input_shape, input_shape)
+        self.ff_hidden.build(input_shape)
+        self.ff_out.build((*input_shape[:-1], self.ff_units))
+        self.norm1.build(input_shape)
+        self.norm2.build(input_shape)
+
+    def call(self, x, mask=None, training=None):
+        # attention_mask (批量大小, 1, 时间步数): every query may look only at real (unpadded) keys
+        attention_mask = None if mask is None else keras.ops.expand_dims(mask, 1)
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.norm1(x + self.drop(attended, training=training))
+        transformed = self.ff_out(self.ff_hidden(x))
+        return self.norm2(x + self.drop(transformed, training=training))
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "ff_units": self.ff_units, "dropout": self.rate}
+
+
+def build_transformer_classifier(
+    vocab_size: int,
+    embedding: int | np.ndarray = 100,
+    trainable_embeddings: bool = True,
+    hidden_units: int = 64,
+    dropout: float = 0.3,
+    pooling: str = "mean",
+    num_heads: int = 4,
+    num_layers: int = 1,
+    max_len: int = 512,
+) -> keras.Model:
+    """A small Transformer encoder classifier with a logit output (kind "transformer").
+
+    Token embeddings (optionally Word2Vec) + learned position embeddings, `num_layers`
+    encoder blocks with `num_heads` heads of size hidden_units // num_heads and a
+    feed-forward layer of 2 * hidden_units, then the mean over the real (unmasked)
+    positions. `dropout` applies to the embeddings and to the pooled vector (inside the
+    blocks it is 0.1). `pooling` is accepted for a uniform signature and ignored: the
+    pooling is always this masked mean.
+    """
+    del pooling
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
+    x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)  # (批量大小, 时间步数, 维度)
+    x = PositionEmbedding(max_len, name="position_embedding")(x)
+    x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    for i in range(num_layers):
+        x = TransformerEncoderBlock(num_heads, max(1, hidden_units // num_heads), 2 * hidden_units,
+                                    dropout=0.1, name=f"encoder_{i + 1}")(x)
+    x = layers.GlobalAveragePooling1D(name="masked_mean_states")(x)  # (批量大小, 维度)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    logits = layers.Dense(1, name="logit")(x)  # (批量大小, 1)
+    return keras.Model(inputs, logits, name="transformer")
 
 
 def builder(kind: str, **kwargs) -> Callable[[], keras.Model]:

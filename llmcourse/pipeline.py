@@ -17,7 +17,7 @@ import numpy as np
 from llmcourse import baselines, config, data, evaluation, text, vectors
 from llmcourse.config import RunSizes
 
-NEURAL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru")
+NEURAL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru", "transformer")
 ALL_KINDS = NEURAL_KINDS + baselines.BASELINE_KINDS
 DEFAULT_KIND = "bilstm"
 DEFAULT_POOLING = "mean"  # average of the hidden states over real time steps (measured best)
@@ -30,7 +30,7 @@ class Prepared:
     splits: data.Splits
     tokens: dict[str, list[list[str]]]  # train/val/test -> token lists
     encoder: vectors.TextEncoder
-    word2vec: object  # gensim Word2Vec
+    word2vec: object  # gensim KeyedVectors (cached on disk, see vectors.cached_word2vec)
     embedding: np.ndarray  # (词表大小, 词向量维度), row i = vector of word i
     x: dict[str, np.ndarray]  # train/val/test -> (样本数, max_len) padded ids
     y: dict[str, np.ndarray]  # train/val/test -> (样本数,) 0/1 labels
@@ -88,8 +88,8 @@ def prepare(
         for words in data.load_gold_segmentation(sizes.extra_w2v_sentences):
             w2v_text.append(text.remove_stopwords([text.normalize_text(w) for w in words], stopwords))
     with _timed(seconds, "Word2Vec"):
-        w2v = vectors.train_word2vec(w2v_text, vector_size=sizes.embedding_dim, epochs=sizes.w2v_epochs,
-                                     min_count=2, seed=seed)
+        w2v, _ = vectors.cached_word2vec(w2v_text, vector_size=sizes.embedding_dim, epochs=sizes.w2v_epochs,
+                                         min_count=2, seed=seed)
     embedding = vectors.embedding_matrix(vocab, w2v, seed=seed)
     encoder = vectors.TextEncoder(vocab, sizes.max_len, stopwords)
     x = {name: encoder.encode_tokens(tokens[name]) for name in tokens}
@@ -188,18 +188,20 @@ def train_neural(
 
 
 def train_baseline(prepared: Prepared, kind: str = "tfidf-char") -> Trained:
-    """Fit a TF-IDF + logistic regression baseline on the same split."""
+    """Fit a TF-IDF + logistic regression baseline on the same split, C chosen on validation."""
     from llmcourse import serving
 
     start = time.perf_counter()
     clf = baselines.TfidfClassifier(kind, seed=prepared.seed).fit(
-        prepared.splits.train.texts, prepared.splits.train.labels)
+        prepared.splits.train.texts, prepared.splits.train.labels,
+        prepared.splits.val.texts, prepared.splits.val.labels)  # C chosen on validation
     seconds = time.perf_counter() - start
     val = evaluation.evaluate(clf, prepared.splits.val.texts, prepared.splits.val.labels)
     test_prob = clf.predict_proba(prepared.splits.test.texts)
     test = evaluation.compute_metrics(prepared.splits.test.labels, test_prob)
     cfg = {"kind": kind, "metrics": {"validation": val.as_dict(), "test": test.as_dict()},
-           "training": {"profile": prepared.sizes.profile, "seed": prepared.seed}}
+           "training": {"profile": prepared.sizes.profile, "seed": prepared.seed, "C": clf.C,
+                        "validation_accuracy_by_C": clf.validation_scores}}
     return Trained(baselines.BASELINE_NAMES[kind], kind, serving.BaselineModel(clf, cfg), val, test, seconds,
                    None, clf.count_parameters(), None, test_prob)
 

@@ -394,3 +394,88 @@ def plot_flow_diagram(
     if title:
         ax.text((x0 + x1) / 2, y1 - 0.22, title, ha="center", va="center", fontsize=fontsize * 1.1)
     return ax
+
+
+# --------------------------------------------------------------------------- recurrent networks (chapter 4)
+def plot_gradient_vs_distance(curves: Mapping[str, Sequence[float]], title: str = "梯度随距离的衰减",
+                              mark: Sequence[int] = (), ax=None):
+    """Gradient norm against the distance k = T - 1 - t, one line per model, log-scale y axis.
+
+    `curves` maps a name to an array whose element k is the mean ‖∂L/∂x_t‖ for
+    the input k steps before the last one (see reference.gradient_vs_distance).
+    Distances in `mark` get a dotted vertical line.
+    """
+    ax = _axes(ax, (7, 4.2))
+    styles = ["-", "--", "-.", ":"]
+    for i, (name, values) in enumerate(curves.items()):
+        values = np.asarray(values, dtype=float)
+        ax.plot(np.arange(len(values)), values, styles[i % len(styles)], linewidth=1.8, label=name)
+    for k in mark:
+        ax.axvline(k, color="grey", linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("距离 T - t（输入在最后一步之前多少步）")
+    ax.set_ylabel(r"$\Vert \partial L / \partial x_t \Vert$（对数坐标）")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+# --------------------------------------------------------------------------- applications (chapter 6)
+def plot_probability_histogram(probabilities: Sequence[float], labels: Sequence[int] | None = None,
+                               bins: int = 20, title: str = "正面概率的分布", ax=None):
+    """Histogram of predicted positive-class probabilities, split by true label (1 正面, 0 负面) when given."""
+    ax = _axes(ax, (6, 3.8))
+    probabilities = np.asarray(probabilities, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    if labels is None:
+        ax.hist(probabilities, bins=edges, color="#457b9d")
+    else:
+        labels = np.asarray(labels)
+        for value, name, color in ((1, "真实为正面", POS_COLOR), (0, "真实为负面", NEG_COLOR)):
+            ax.hist(probabilities[labels == value], bins=edges, alpha=0.6, label=name, color=color)
+        ax.legend()
+    ax.axvline(0.5, color="black", linestyle="--", linewidth=1)
+    ax.set_xlabel("模型给出的正面概率")
+    ax.set_ylabel("评论数")
+    ax.set_title(title)
+    return ax
+
+
+def plot_daily_share(shares: Mapping[str, Sequence[float]], alarm: float | None = None,
+                     title: str = "每天的负面评论比例", ax=None):
+    """Share of negative reviews per day (batch), one line per estimate; an optional alarm level."""
+    ax = _axes(ax, (7, 3.8))
+    styles = ["o-", "s--", "^:", "d-."]
+    days = None
+    for (name, values), style in zip(shares.items(), styles * 2):
+        days = np.arange(1, len(values) + 1)
+        ax.plot(days, list(values), style, label=name)
+    if alarm is not None:
+        ax.axhline(alarm, color=NEG_COLOR, linestyle=":", linewidth=1.5, label=f"告警线 {alarm:.0%}")
+    if days is not None:
+        ax.set_xticks(days)
+    ax.set_ylim(0, 1)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("天")
+    ax.set_ylabel("负面评论比例")
+    ax.set_title(title)
+    ax.legend(fontsize=9)
+    return ax
+
+
+def plot_perplexity_curve(values: Sequence[float], references: Mapping[str, float] | None = None,
+                          title: str = "LSTM 语言模型的测试困惑度", ax=None):
+    """Held-out perplexity after each training epoch, with horizontal lines for reference models."""
+    ax = _axes(ax, (6, 3.8))
+    epochs = np.arange(1, len(values) + 1)
+    ax.plot(epochs, list(values), "o-", label="字级 LSTM")
+    for (name, value), style in zip((references or {}).items(), ["--", ":", "-."] * 3):
+        ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=f"{name}（{value:.1f}）")
+    ax.set_xticks(epochs)
+    ax.set_xlabel("轮次（epoch）")
+    ax.set_ylabel("每字困惑度")
+    ax.set_title(title)
+    ax.legend()
+    return ax

@@ -163,6 +163,46 @@ def train_word2vec(
     )
 
 
+def cached_word2vec(token_lists: Sequence[Sequence[str]], directory: str | os.PathLike | None = None, **params):
+    """`train_word2vec(token_lists, **params)` with an on-disk cache of the trained vectors.
+
+    The cache key hashes every token and every parameter, so any change in the
+    text or the settings trains anew. Only the vectors are stored (a JSON list
+    of words and a NumPy array, no pickle); the result is a gensim KeyedVectors,
+    which `embedding_matrix` and `nearest_words` accept like the full model.
+    Returns (keyed_vectors, was_cached).
+    """
+    import hashlib
+
+    from gensim.models import KeyedVectors
+
+    from llmcourse.text import cache_dir
+
+    digest = hashlib.sha256(json.dumps(sorted(params.items()), default=str).encode("utf-8"))
+    for tokens in token_lists:
+        digest.update("\x1f".join(tokens).encode("utf-8"))
+        digest.update(b"\x1e")
+    root = Path(directory or cache_dir()) / f"word2vec-{digest.hexdigest()[:32]}"
+    if (root / "vectors.npy").is_file() and (root / "words.json").is_file():
+        words = json.loads((root / "words.json").read_text(encoding="utf-8"))
+        matrix = np.load(root / "vectors.npy")
+        kv = KeyedVectors(vector_size=matrix.shape[1])
+        kv.add_vectors(words, matrix)
+        return kv, True
+    kv = train_word2vec(token_lists, **params).wv
+    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "words.json").write_text(json.dumps(kv.index_to_key, ensure_ascii=False), encoding="utf-8")
+    np.save(tmp / "vectors.npy", kv.vectors)
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another process stored the same vectors first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return kv, False
+
+
 def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: float | None = None) -> np.ndarray:
     """An array of shape (len(vocab), dim) whose row i is the vector of vocab word i.
 
@@ -223,3 +263,34 @@ class TextEncoder:
 
     def config(self) -> dict:
         return {"max_len": self.max_len, "stopwords": sorted(self.stopwords), "truncating": self.truncating}
+
+
+# --------------------------------------------------------------------------- looking at word vectors
+def nearest_words(word_vectors, word: str, k: int = 5) -> list[tuple[str, float]]:
+    """The k words whose vectors have the highest cosine similarity with `word`'s, with the similarity.
+
+    `word_vectors` is a gensim Word2Vec model or its KeyedVectors; a word
+    without a vector raises KeyError with a message saying so.
+    """
+    kv = getattr(word_vectors, "wv", word_vectors)
+    if word not in kv.key_to_index:
+        raise KeyError(f"“{word}”没有词向量（训练语料中出现次数少于 min_count，或者根本没出现）")
+    return [(w, float(s)) for w, s in kv.most_similar(word, topn=k)]
+
+
+def project_2d(word_vectors, words: Sequence[str], seed: int = 42) -> np.ndarray:
+    """2-D coordinates of the words' vectors by PCA (scikit-learn), shape (len(words), 2).
+
+    The two axes are the directions of largest variance *among these words*,
+    so the picture depends on which words are chosen.
+    """
+    from sklearn.decomposition import PCA
+
+    kv = getattr(word_vectors, "wv", word_vectors)
+    missing = [w for w in words if w not in kv.key_to_index]
+    if missing:
+        raise KeyError(f"这些词没有词向量：{'、'.join(missing)}")
+    if len(words) < 2:
+        raise ValueError("至少需要两个词才能做二维投影")
+    matrix = np.stack([kv[w] for w in words])  # (词数, 词向量维度)
+    return PCA(n_components=2, random_state=seed).fit_transform(matrix)

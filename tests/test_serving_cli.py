@@ -155,3 +155,12 @@ def test_console_entry_point_runs_as_a_module(tmp_path):
     out = subprocess.run([sys.executable, "-m", "llmcourse", "predict", "--model", str(tmp_path / "none"), "好"],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2 and out.stderr.startswith("llmcourse: 错误：") and "Traceback" not in out.stderr
+
+
+def test_baseline_chooses_C_on_validation_only(reviews):
+    part = reviews.sample(1500, seed=5)
+    clf = baselines.TfidfClassifier("tfidf-char").fit(part.texts[:1000], part.labels[:1000],
+                                                      part.texts[1000:1250], part.labels[1000:1250])
+    assert set(clf.validation_scores) == set(baselines.C_GRID)
+    assert clf.validation_scores[clf.C] == max(clf.validation_scores.values())
+    assert clf.pipeline.named_steps["logreg"].C == clf.C

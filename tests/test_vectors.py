@@ -93,3 +93,18 @@ def test_word2vec_is_identical_across_processes():
 def test_flat_word_list_is_rejected():
     with pytest.raises(TypeError, match="词列表的列表"):
         vectors.train_word2vec(["我", "喜欢", "这个", "产品"])
+
+
+def test_cached_word2vec_reuses_identical_vectors(tmp_path, tokens):
+    params = dict(vector_size=12, epochs=1, seed=3)
+    first, hit1 = vectors.cached_word2vec(tokens, directory=tmp_path, **params)
+    second, hit2 = vectors.cached_word2vec(tokens, directory=tmp_path, **params)
+    assert (hit1, hit2) == (False, True)
+    assert first.index_to_key == second.index_to_key
+    np.testing.assert_array_equal(first.vectors, second.vectors)
+    fresh = vectors.train_word2vec(tokens, **params)
+    np.testing.assert_array_equal(fresh.wv.vectors, second.vectors)
+    _, hit3 = vectors.cached_word2vec(tokens[:-1], directory=tmp_path, **params)
+    assert hit3 is False  # different text, new vectors
+    vocab = vectors.Vocabulary.build(tokens)
+    np.testing.assert_array_equal(vectors.embedding_matrix(vocab, second), vectors.embedding_matrix(vocab, fresh))
