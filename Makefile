@@ -2,6 +2,7 @@
 #   make book     执行全部章节（full 规模），生成 _build/html
 #   make test     单元测试 + nbval 逐个运行笔记本 + 警告即错误的书籍构建（quick 规模）
 #   make lab      打开 JupyterLab
+#   make student  学生版：不含参考答案的网页和笔记本，输出在 _build/student
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::DeprecationWarning:jieba._compat
 
-.PHONY: install book test unit nbval book-check lab clean clean-cache
+.PHONY: install book test unit nbval book-check lab student clean clean-cache
 
 install: $(STAMP)
 
@@ -33,6 +34,7 @@ book: $(STAMP) _build/.package-stamp
 
 test: unit nbval book-check
 
+# tests/test_student.py 构建普通版和学生版各一次（quick 规模），与 book-check 共用执行缓存，笔记本不会多执行一遍。
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
@@ -46,9 +48,14 @@ endif
 # quick 规模、警告即错误；输出放在 _build/quick，不影响 make book 的缓存。
 book-check: $(STAMP)
 	LLMCOURSE_PROFILE=quick $(BIN)/jupyter-book build . --path-output _build/quick -W --keep-going
+	$(BIN)/python tests/check_search_index.py _build/quick/_build/html
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# 配置由 _config.yml 生成；复用同一规模普通构建的执行缓存（LLMCOURSE_PROFILE=quick 时用 book-check 的）。
+student: $(STAMP) _build/.package-stamp
+	$(BIN)/python -m llmcourse.student
 
 clean-cache:
 	rm -rf _build/.jupyter_cache _build/quick/_build/.jupyter_cache
