@@ -29,6 +29,9 @@ class RunSizes:
     epochs: int  # upper bound for neural training (early stopping may stop sooner)
     batch_size: int
     hidden_units: int
+    lm_epochs: int  # character-level LSTM language model (chapter 6)
+    lm_hidden_units: int
+    lm_embedding_dim: int
 
 
 PROFILES: dict[str, RunSizes] = {
@@ -43,6 +46,9 @@ PROFILES: dict[str, RunSizes] = {
         epochs=6,
         batch_size=64,
         hidden_units=64,
+        lm_epochs=4,
+        lm_hidden_units=256,
+        lm_embedding_dim=128,
     ),
     "quick": RunSizes(
         profile="quick",
@@ -55,6 +61,9 @@ PROFILES: dict[str, RunSizes] = {
         epochs=1,
         batch_size=64,
         hidden_units=16,
+        lm_epochs=1,
+        lm_hidden_units=32,
+        lm_embedding_dim=16,
     ),
 }
 
