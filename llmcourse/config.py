@@ -46,7 +46,7 @@ PROFILES: dict[str, RunSizes] = {
         epochs=6,
         batch_size=64,
         hidden_units=64,
-        lm_epochs=4,
+        lm_epochs=5,
         lm_hidden_units=256,
         lm_embedding_dim=128,
     ),
