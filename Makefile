@@ -57,8 +57,9 @@ lab: $(STAMP)
 student: $(STAMP) _build/.package-stamp
 	$(BIN)/python -m llmcourse.student
 
-clean-cache:
+clean-cache:  # the execution caches and llmcourse's own (segmentation, Word2Vec, trained models)
 	rm -rf _build/.jupyter_cache _build/quick/_build/.jupyter_cache
+	rm -rf "$${LLMCOURSE_CACHE_DIR:-$$HOME/.cache/llmcourse}"
 
 clean:
 	rm -rf _build

@@ -46,7 +46,17 @@ def cmd_train(args) -> int:
     prepared = pipeline.prepare(dataset, sizes, seed=args.seed, progress=True)
     print(prepared.splits, file=sys.stderr)
     if args.model in pipeline.NEURAL_KINDS:
-        trained = pipeline.train_neural(prepared, args.model, epochs=args.epochs, verbose=args.verbose)
+        from llmcourse.pretraining import PRETRAINABLE_KINDS
+
+        recipe = {}
+        if args.pretrain and args.model in PRETRAINABLE_KINDS:
+            recipe = pipeline.pretrained_settings(sizes)
+            if args.pretrain_epochs is not None:
+                recipe["pretrain_epochs"] = args.pretrain_epochs
+            print(f"先把编码器当作语言模型预训练 {recipe['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
+                  file=sys.stderr)
+        trained = pipeline.train_neural(prepared, args.model, epochs=args.epochs, verbose=args.verbose,
+                                        **recipe)
     else:
         trained = pipeline.train_baseline(prepared, args.model)
     directory = trained.model.save(args.out)
@@ -124,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=kinds, default="bilstm", help="模型类型（默认 bilstm）")
     train.add_argument("--epochs", type=int, default=None, help="最多训练轮数（默认取运行规模的设置）")
     train.add_argument("--seed", type=int, default=42, help="随机种子")
+    train.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=True,
+                       help="循环网络先做语言模型预训练，再用词级 dropout 和 AdamW 微调（默认开启）")
+    train.add_argument("--pretrain-epochs", type=int, default=None,
+                       help="语言模型预训练的轮数（默认取运行规模的设置）")
     train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
     train.add_argument("--text-col", default="text", help="文本列名")
     train.add_argument("--label-col", default="label", help="标签列名")
@@ -165,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "epochs", None) is not None and args.epochs < 1:
         parser.error("--epochs 必须是正整数")
+    if getattr(args, "pretrain_epochs", None) is not None and args.pretrain_epochs < 0:
+        parser.error("--pretrain-epochs 不能为负数")
     try:
         return args.func(args)
     except (DataFormatError, ModelLoadError, CliError, FileNotFoundError) as err:

@@ -29,6 +29,7 @@ class RunSizes:
     epochs: int  # upper bound for neural training (early stopping may stop sooner)
     batch_size: int
     hidden_units: int
+    pretrain_epochs: int  # language-model pretraining of the default classifier's encoder
     lm_epochs: int  # character-level LSTM language model (chapter 6)
     lm_hidden_units: int
     lm_embedding_dim: int
@@ -46,6 +47,7 @@ PROFILES: dict[str, RunSizes] = {
         epochs=6,
         batch_size=64,
         hidden_units=64,
+        pretrain_epochs=6,
         lm_epochs=5,
         lm_hidden_units=256,
         lm_embedding_dim=128,
@@ -61,6 +63,7 @@ PROFILES: dict[str, RunSizes] = {
         epochs=1,
         batch_size=64,
         hidden_units=16,
+        pretrain_epochs=1,
         lm_epochs=1,
         lm_hidden_units=32,
         lm_embedding_dim=16,

@@ -102,3 +102,32 @@ def results_table(rows: Sequence[dict]):
     if "准确率" in frame:
         frame = frame.sort_values("准确率", ascending=False, kind="stable").reset_index(drop=True)
     return frame
+
+
+@dataclasses.dataclass
+class PairedComparison:
+    """Two classifiers on the same test texts: where they disagree, and how likely a tie explains it."""
+
+    only_a: int  # texts A gets right and B gets wrong
+    only_b: int  # texts B gets right and A gets wrong
+    p_value: float  # two-sided sign test (exact binomial) on the disagreements
+
+    def __str__(self) -> str:
+        return f"只有 A 对 {self.only_a} 条，只有 B 对 {self.only_b} 条，双侧符号检验 p = {self.p_value:.3f}"
+
+
+def paired_comparison(y_true: Sequence[int], prob_a: Sequence[float], prob_b: Sequence[float],
+                      threshold: float = 0.5) -> PairedComparison:
+    """Sign (McNemar exact) test of two classifiers scored on the same examples.
+
+    Only the examples exactly one of them gets right carry information; if both were
+    equally good, each such example would be A's with probability 1/2.
+    """
+    from scipy.stats import binomtest
+
+    y = np.asarray(y_true) == 1
+    right_a = (np.asarray(prob_a) >= threshold) == y
+    right_b = (np.asarray(prob_b) >= threshold) == y
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return PairedComparison(only_a, only_b, float(p))

@@ -225,7 +225,7 @@ class CharLSTMLM:
         vocab_size = len(self.vocab)
         self.model = model = build_char_lstm(vocab_size, self.embedding_dim, self.hidden_units, self.dropout)
         self._score_fn = self._step_fn = None
-        body = keras.Model(model.inputs, model.get_layer("projection").output)  # ids -> (批量, 时间步, 嵌入维度)
+        body = keras.Model(model.inputs[0], model.get_layer("projection").output)  # ids -> (批量, 时间步, 嵌入维度)
         table = model.get_layer("embedding").embeddings
         bias = model.get_layer("logits").bias
         inputs, targets = self._stream(texts)

@@ -73,7 +73,18 @@ def _embedding_block(inputs, vocab_size: int, embedding, trainable: bool):
     return x
 
 
-def _recurrent(kind: str, units: int, sequences: bool):
+RECURRENT_LAYER_NAMES = {"rnn": "simple_rnn", "lstm": "lstm", "gru": "gru", "bilstm": "bilstm"}
+
+
+def recurrent_layer_name(kind: str) -> str:
+    """Name of the recurrent layer in a classifier of `kind` (where pretrained weights go)."""
+    if kind not in RECURRENT_LAYER_NAMES:
+        raise ValueError(f"{kind!r} 没有循环层：可选 {', '.join(RECURRENT_LAYER_NAMES)}")
+    return RECURRENT_LAYER_NAMES[kind]
+
+
+def recurrent_layer(kind: str, units: int, sequences: bool):
+    """The recurrent layer of `kind`; a bidirectional one concatenates forward then backward states."""
     if kind == "rnn":
         return layers.SimpleRNN(units, return_sequences=sequences, name="simple_rnn")
     if kind == "lstm":
@@ -93,6 +104,7 @@ def build_classifier(
     hidden_units: int = 64,
     dropout: float = 0.3,
     pooling: str = "last",
+    word_dropout: float = 0.0,
 ) -> keras.Model:
     """One builder for every kind in MODEL_KINDS; returns an uncompiled model with a logit output.
 
@@ -101,6 +113,8 @@ def build_classifier(
     pooling (recurrent kinds): "last" uses the final hidden state; "mean" / "max" take
     the average / maximum of the hidden states over the real (unmasked) time steps;
     "meanmax" concatenates both.
+    word_dropout (recurrent kinds): during training, drop whole words (all of a word's
+    vector at once) with this probability, so the model cannot lean on a few words.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"未知的池化方式 {pooling!r}：可选 {', '.join(POOLINGS)}")
@@ -114,8 +128,10 @@ def build_classifier(
         x = layers.GlobalAveragePooling1D(name="masked_mean")(x)  # (批量大小, 词向量维度)
         x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
     else:
+        if word_dropout:  # one draw per word, shared by all its features: (批量大小, 时间步数, 1)
+            x = layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
         x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        x = _recurrent(kind, hidden_units, pooling != "last")(x)
+        x = recurrent_layer(kind, hidden_units, pooling != "last")(x)
         if pooling != "last":  # x: (批量大小, 时间步数, 隐藏单元数[×2])
             pooled = []
             if "mean" in pooling:

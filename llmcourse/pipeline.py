@@ -9,7 +9,12 @@ thing on the same split.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
+import shutil
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -21,6 +26,10 @@ NEURAL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru", "transformer")
 ALL_KINDS = NEURAL_KINDS + baselines.BASELINE_KINDS
 DEFAULT_KIND = "bilstm"
 DEFAULT_POOLING = "mean"  # average of the hidden states over real time steps (measured best)
+# The recipe that lets the default BiLSTM beat the TF-IDF baselines (chapter 5): pretrain its
+# embedding and recurrent layer as a language model on the training reviews, then fine-tune
+# with whole-word dropout and AdamW. `llmcourse train` uses it for every recurrent kind.
+PRETRAINED_RECIPE = {"word_dropout": 0.2, "weight_decay": 0.01}
 
 
 @dataclasses.dataclass
@@ -111,6 +120,8 @@ class Trained:
     parameters: int
     history: dict | None = None
     test_probabilities: np.ndarray | None = None
+    pretraining: object | None = None  # pretraining.PretrainedEncoder when the encoder was pretrained
+    from_cache: bool = False  # read from the trained-model cache instead of trained now
 
     def row(self) -> dict:
         """One row of a results table."""
@@ -143,9 +154,28 @@ def train_neural(
     batching: str = "bucket",
     strategy=None,
     verbose: int | str = "auto",
+    pretrain_epochs: int = 0,
+    word_dropout: float = 0.0,
+    weight_decay: float = 0.0,
+    cache: bool = False,
 ) -> Trained:
-    """Train one neural kind on the prepared split with early stopping; score it on val and test."""
-    from llmcourse import models, serving, training
+    """Train one neural kind on the prepared split with early stopping; score it on val and test.
+
+    pretrain_epochs > 0 (recurrent kinds): first train the embedding and recurrent layer as a
+    language model on the training reviews (`pretraining.pretrain_encoder`), then fine-tune
+    from those weights; its time counts in `train_seconds`. word_dropout drops whole words
+    during training; weight_decay > 0 uses AdamW. `pretrained_settings(sizes)` gives the
+    values `llmcourse train` uses. cache=True reuses the result of an identical earlier call
+    (see `cached_training`); a run under a tf.distribute strategy is never cached.
+    """
+    from llmcourse import models, pretraining, serving, training
+
+    if cache and strategy is None:
+        settings = dict(kind=kind, epochs=epochs, seed=seed, hidden_units=hidden_units, dropout=dropout,
+                        pooling=pooling, trainable_embeddings=trainable_embeddings, pretrained=pretrained,
+                        learning_rate=learning_rate, patience=patience, batching=batching,
+                        pretrain_epochs=pretrain_epochs, word_dropout=word_dropout, weight_decay=weight_decay)
+        return cached_training(prepared, settings, lambda: train_neural(prepared, verbose=verbose, **settings))
 
     if kind not in NEURAL_KINDS:
         raise ValueError(f"未知的神经网络模型 {kind!r}：可选 {', '.join(NEURAL_KINDS)}")
@@ -160,15 +190,30 @@ def train_neural(
         "hidden_units": hidden_units or sizes.hidden_units,
         "dropout": dropout,
         "pooling": pooling,
+        "word_dropout": word_dropout,
     }
     embedding = prepared.embedding if pretrained else model_config["embedding_dim"]
     build = models.builder(kind, vocab_size=len(prepared.vocab), embedding=embedding,
-                           trainable_embeddings=trainable_embeddings,
-                           hidden_units=model_config["hidden_units"], dropout=dropout, pooling=pooling)
+                           trainable_embeddings=trainable_embeddings, hidden_units=model_config["hidden_units"],
+                           dropout=dropout, pooling=pooling, word_dropout=word_dropout)
+    encoder = None
+    if pretrain_epochs:
+        if kind not in pretraining.PRETRAINABLE_KINDS:
+            raise ValueError(f"{models.MODEL_NAMES[kind]} 不能做语言模型预训练：可选 "
+                             f"{', '.join(pretraining.PRETRAINABLE_KINDS)}")
+        start_matrix = prepared.embedding if pretrained else np.random.default_rng(seed).normal(
+            0, 0.05, prepared.embedding.shape).astype(np.float32)
+        encoder = pretraining.pretrain_encoder(
+            prepared.x["train"], start_matrix, kind, model_config["hidden_units"], epochs=pretrain_epochs,
+            batch_size=sizes.batch_size, heldout_ids=prepared.x["val"][:300], seed=seed,
+            verbose=verbose not in (0, False))
+        plain_build = build
+        build = lambda: encoder.apply(plain_build())  # noqa: E731  (built inside a strategy scope if any)
     result = training.train_keras(
         build, prepared.x["train"], prepared.y["train"], prepared.x["val"], prepared.y["val"],
         epochs=epochs or sizes.epochs, batch_size=sizes.batch_size, learning_rate=learning_rate,
         patience=patience, seed=seed, batching=batching, strategy=strategy, verbose=verbose,
+        weight_decay=weight_decay,
     )
     val_prob = training.predict_proba(result.model, prepared.x["val"])
     test_prob = training.predict_proba(result.model, prepared.x["test"])
@@ -179,17 +224,30 @@ def train_neural(
         "model": model_config,
         "training": {"epochs_run": len(result.epoch_seconds), "best_epoch": result.best_epoch,
                      "batch_size": sizes.batch_size, "learning_rate": learning_rate, "seed": seed,
-                     "batching": batching, "pretrained_word2vec": pretrained, "profile": sizes.profile},
+                     "weight_decay": weight_decay, "batching": batching, "pretrained_word2vec": pretrained,
+                     "language_model_pretraining": encoder.summary() if encoder else None,
+                     "profile": sizes.profile},
         "metrics": {"validation": val.as_dict(), "test": test.as_dict()},
     }
     wrapped = serving.SentimentModel(result.model, prepared.encoder, cfg)
-    return Trained(models.MODEL_NAMES[kind], kind, wrapped, val, test, result.seconds, result.epoch_seconds,
-                   models.count_parameters(result.model), result.history, test_prob)
+    name = models.MODEL_NAMES[kind] + ("（语言模型预训练）" if encoder else "")
+    seconds = result.seconds + (encoder.seconds if encoder else 0.0)
+    return Trained(name, kind, wrapped, val, test, seconds, result.epoch_seconds,
+                   models.count_parameters(result.model), result.history, test_prob, encoder)
 
 
-def train_baseline(prepared: Prepared, kind: str = "tfidf-char") -> Trained:
+def pretrained_settings(sizes: RunSizes | None = None) -> dict:
+    """Keyword arguments of `train_neural` for the pretrained recipe (what `llmcourse train` uses)."""
+    sizes = sizes or config.sizes()
+    return {"pretrain_epochs": sizes.pretrain_epochs, **PRETRAINED_RECIPE}
+
+
+def train_baseline(prepared: Prepared, kind: str = "tfidf-char", cache: bool = False) -> Trained:
     """Fit a TF-IDF + logistic regression baseline on the same split, C chosen on validation."""
     from llmcourse import serving
+
+    if cache:
+        return cached_training(prepared, {"kind": kind}, lambda: train_baseline(prepared, kind))
 
     start = time.perf_counter()
     clf = baselines.TfidfClassifier(kind, seed=prepared.seed).fit(
@@ -211,3 +269,88 @@ def train_any(prepared: Prepared, kind: str, **kwargs) -> Trained:
     if kind in baselines.BASELINE_KINDS:
         return train_baseline(prepared, kind)
     return train_neural(prepared, kind, **kwargs)
+
+
+# --------------------------------------------------------------------------- trained-model cache
+_CACHED_SOURCES = ("baselines", "data", "models", "pipeline", "pretraining", "serving", "text", "training", "vectors")
+
+
+def _cache_key(prepared: Prepared, settings: dict) -> str:
+    """A hash of everything the result depends on: the prepared arrays, the settings, the code, the libraries."""
+    from llmcourse import serving
+
+    digest = hashlib.sha256()
+    for name in ("train", "val", "test"):
+        digest.update(np.ascontiguousarray(prepared.x[name]).tobytes())
+        digest.update(np.ascontiguousarray(prepared.y[name]).tobytes())
+        digest.update("\x1e".join(getattr(prepared.splits, name).texts).encode("utf-8"))
+    digest.update(np.ascontiguousarray(prepared.embedding).tobytes())
+    described = {"sizes": dataclasses.asdict(prepared.sizes), "seed": prepared.seed,
+                 "encoder": prepared.encoder.config(), "settings": settings,
+                 "versions": serving.library_versions()}
+    digest.update(json.dumps(described, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8"))
+    package = Path(__file__).parent
+    for module in _CACHED_SOURCES:
+        digest.update((package / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _store(trained: Trained, root: Path) -> None:
+    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trained.model.save(tmp / "model")
+    encoder = trained.pretraining
+    record = {
+        "name": trained.name, "kind": trained.kind, "val": trained.val.as_dict(), "test": trained.test.as_dict(),
+        "train_seconds": trained.train_seconds, "epoch_seconds": trained.epoch_seconds,
+        "parameters": trained.parameters, "history": trained.history,
+        "test_probabilities": None if trained.test_probabilities is None else
+        [float(p) for p in trained.test_probabilities],
+        "pretraining": None if encoder is None else {
+            "kind": encoder.kind, "hidden_units": encoder.hidden_units, "loss": encoder.loss,
+            "heldout_perplexity": encoder.heldout_perplexity, "epoch_seconds": encoder.epoch_seconds},
+    }
+    (tmp / "trained.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another process stored the same result first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load(root: Path) -> Trained:
+    from llmcourse import serving
+
+    record = json.loads((root / "trained.json").read_text(encoding="utf-8"))
+    pretrained = record["pretraining"]
+    if pretrained is not None:
+        from llmcourse.pretraining import PretrainedEncoder
+
+        # the figures of the pretraining run; its weights live on inside the saved classifier
+        pretrained = PretrainedEncoder(pretrained["kind"], pretrained["hidden_units"], np.zeros((0, 0), np.float32),
+                                       [], pretrained["loss"], pretrained["heldout_perplexity"],
+                                       pretrained["epoch_seconds"])
+    probabilities = record["test_probabilities"]
+    return Trained(record["name"], record["kind"], serving.load_model(root / "model"),
+                   evaluation.Metrics(**record["val"]), evaluation.Metrics(**record["test"]),
+                   record["train_seconds"], record["epoch_seconds"], record["parameters"], record["history"],
+                   None if probabilities is None else np.asarray(probabilities, dtype=np.float32), pretrained,
+                   from_cache=True)
+
+
+def cached_training(prepared: Prepared, settings: dict, train) -> Trained:
+    """Return `train()`, or the stored result of an identical earlier call.
+
+    Training is deterministic (seeded, deterministic TF ops), so the same prepared
+    data, settings, package code and library versions give the same model: chapters
+    that show a model another chapter already trained (5, 6 and 8) read it back from
+    `$LLMCOURSE_CACHE_DIR/models` instead of training it again. The stored timings are
+    those of the run that trained it. `make clean-cache` empties the cache.
+    """
+    from llmcourse.text import cache_dir
+
+    root = cache_dir() / "models" / _cache_key(prepared, settings)
+    if (root / "trained.json").is_file():
+        return _load(root)
+    trained = train()
+    _store(trained, root)
+    return trained

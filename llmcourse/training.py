@@ -108,9 +108,16 @@ def accuracy_metric() -> keras.metrics.Metric:
     return keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
 
 
-def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+def make_optimizer(learning_rate: float = 1e-3, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
+    """Adam, or AdamW (decoupled weight decay) when weight_decay > 0."""
+    if weight_decay:
+        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3, weight_decay: float = 0.0) -> keras.Model:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=make_optimizer(learning_rate, weight_decay),
         loss=loss_function(),
         metrics=[accuracy_metric()],
     )
@@ -160,6 +167,7 @@ def train_keras(
     batching: str = "bucket",
     strategy: tf.distribute.Strategy | None = None,
     verbose: int | str = "auto",
+    weight_decay: float = 0.0,
 ) -> TrainResult:
     """Build, compile and `fit` a model with validation and early stopping.
 
@@ -171,7 +179,7 @@ def train_keras(
     set_seed(seed, tensorflow=True)
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
-        model = compile_model(build(), learning_rate)
+        model = compile_model(build(), learning_rate, weight_decay)
     train_ds = make_dataset(x_train, y_train, batch_size, True, seed, batching)
     val_ds = make_dataset(x_val, y_val, batch_size * 4, False, seed, batching)
     stopper = keras.callbacks.EarlyStopping(

@@ -164,3 +164,20 @@ def test_baseline_chooses_C_on_validation_only(reviews):
     assert set(clf.validation_scores) == set(baselines.C_GRID)
     assert clf.validation_scores[clf.C] == max(clf.validation_scores.values())
     assert clf.pipeline.named_steps["logreg"].C == clf.C
+
+
+def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LLMCOURSE_PROFILE", "quick")
+    part = reviews.sample(300, seed=6)
+    rows = ['"' + t.replace('"', '""') + '",' + str(y) for t, y in zip(part.texts, part.labels)]
+    f = write_csv(tmp_path / "mine.csv", rows)
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "pre"), "--data", str(f), "--verbose", "0")
+    saved = json.loads((tmp_path / "pre" / "config.json").read_text(encoding="utf-8"))
+    assert code == 0 and "语言模型预训练" in err and saved["kind"] == "bilstm"
+    assert saved["training"]["language_model_pretraining"]["epochs"] == config.sizes("quick").pretrain_epochs
+    assert saved["model"]["word_dropout"] == pipeline.PRETRAINED_RECIPE["word_dropout"]
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0",
+                             "--no-pretrain")
+    saved = json.loads((tmp_path / "plain" / "config.json").read_text(encoding="utf-8"))
+    assert code == 0 and saved["training"]["language_model_pretraining"] is None
+    assert saved["model"]["word_dropout"] == 0.0

@@ -1,0 +1,72 @@
+"""Time `make book` cold and cached, and read each notebook's execution time from the cache.
+
+    python benchmarks/book_time.py [--save]
+
+Cold means nothing is reused: the book's execution cache (_build/.jupyter_cache)
+is removed and llmcourse's own cache (segmentation, Word2Vec, trained models)
+points at a new, empty directory, so every notebook runs and every model is
+trained. The second `make book` runs with both caches as the first one left
+them. The installation (.venv) is assumed done (`make install`); your own
+~/.cache/llmcourse is not touched. Peak memory is the largest resident set of
+any process of the build (the notebook kernels included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_book(env: dict) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(["make", "-s", "book"], cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"make book failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def notebook_seconds() -> dict[str, float]:
+    """Execution seconds per notebook as recorded by jupyter-cache during the cold build."""
+    from jupyter_cache import get_cache
+
+    records = get_cache(str(ROOT / "_build" / ".jupyter_cache")).list_cache_records()
+    return {Path(r.uri).name: round(float(r.data.get("execution_seconds", 0.0)), 1) for r in records}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/book_time.json")
+    args = parser.parse_args(argv)
+    shutil.rmtree(ROOT / "_build" / ".jupyter_cache", ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="llmcourse-cold-") as cache:
+        env = dict(os.environ, LLMCOURSE_CACHE_DIR=cache)
+        cold = make_book(env)
+        per_notebook = notebook_seconds()
+        cached = make_book(env)
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    for name, seconds in sorted(per_notebook.items()):
+        print(f"  {name:32s} {seconds:7.1f} s")
+    print(f"notebooks executed: {len(per_notebook)}, {sum(per_notebook.values()):.0f} s in total")
+    print(f"cold make book:   {cold:7.1f} s ({cold / 60:.1f} min)")
+    print(f"cached make book: {cached:7.1f} s")
+    print(f"peak memory of one process: {peak_mib:,.0f} MiB")
+    if args.save:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from results import save
+
+        save("book_time", {"cold_seconds": round(cold, 1), "cached_seconds": round(cached, 1),
+                           "notebook_seconds": per_notebook, "peak_memory_mib": round(peak_mib)})
+
+
+if __name__ == "__main__":
+    main()
