@@ -20,3 +20,33 @@ def reviews():
 def small_reviews(reviews):
     """A stratified sample of 600 real reviews (for fast tests)."""
     return reviews.sample(600, seed=7)
+
+
+# Strings every model must answer without crashing: empty, emoji only, traditional characters, blanks.
+EDGE_CASES = ["", "😀😀😀", "這個產品很好，物流也快", "我非常喜欢这个产品", "   "]
+
+
+@pytest.fixture(scope="session")
+def edge_cases():
+    return list(EDGE_CASES)
+
+
+@pytest.fixture(scope="session")
+def saved_quick_model(reviews, tmp_path_factory):
+    """A factory: train `kind` for one epoch on 600 real reviews (quick sizes) and save it.
+
+    Returns (model directory, held-out test texts) for the given kind and seed.
+    """
+    import dataclasses
+
+    from llmcourse import config, pipeline
+
+    def make(kind: str, seed: int):
+        sizes = dataclasses.replace(config.sizes("quick"), max_reviews=600, extra_w2v_sentences=0)
+        prepared = pipeline.prepare(reviews, sizes, seed=seed, progress=False)
+        trained = pipeline.train_neural(prepared, kind, epochs=1, verbose=0)
+        directory = tmp_path_factory.mktemp(f"{kind}-model")
+        trained.model.save(directory)
+        return directory, list(prepared.splits.test.texts)
+
+    return make

@@ -1,29 +1,21 @@
 """export_serving: a TensorFlow SavedModel that gives the same probabilities as the model directory."""
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from llmcourse import baselines, config, export, pipeline, serving, text, vectors
+from llmcourse import baselines, export, serving, text, vectors
 from llmcourse.config import import_tensorflow
 
 tf = import_tensorflow()
 
-EDGE_CASES = ["", "😀😀😀", "這個產品很好，物流也快", "我非常喜欢这个产品", "   "]
-
-
 @pytest.fixture(scope="module")
-def exported(reviews, tmp_path_factory):
-    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=600, extra_w2v_sentences=0)
-    prepared = pipeline.prepare(reviews, sizes, seed=2, progress=False)
-    trained = pipeline.train_neural(prepared, "bilstm", epochs=1, verbose=0)
-    model_dir = tmp_path_factory.mktemp("export-model")
-    trained.model.save(model_dir)
+def exported(saved_quick_model, edge_cases, tmp_path_factory):
+    model_dir, test_texts = saved_quick_model("bilstm", seed=2)
     out = tmp_path_factory.mktemp("export-out")
     version_dir = export.export_serving(model_dir, out)
-    return model_dir, out, version_dir, prepared.splits.test.texts[:60] + EDGE_CASES
+    return model_dir, out, version_dir, test_texts[:60] + edge_cases
 
 
 def test_layout_is_versioned_with_vocabulary_and_encoding(exported):

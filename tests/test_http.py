@@ -1,7 +1,6 @@
 """`llmcourse serve`: the real service in a subprocess, called over loopback HTTP with httpx."""
 
 import concurrent.futures
-import dataclasses
 import os
 import socket
 import subprocess
@@ -12,19 +11,12 @@ import httpx
 import numpy as np
 import pytest
 
-from llmcourse import config, pipeline, serving
-
-EDGE_CASES = ["", "😀😀😀", "這個產品很好，物流也快", "我非常喜欢这个产品", "   "]
-
+from llmcourse import serving
 
 @pytest.fixture(scope="module")
-def model_dir(reviews, tmp_path_factory):
-    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=600, extra_w2v_sentences=0)
-    prepared = pipeline.prepare(reviews, sizes, seed=1, progress=False)
-    trained = pipeline.train_neural(prepared, "lstm", epochs=1, verbose=0)
-    directory = tmp_path_factory.mktemp("http-model")
-    trained.model.save(directory)
-    return directory, prepared.splits.test.texts[:40]
+def model_dir(saved_quick_model):
+    directory, test_texts = saved_quick_model("lstm", seed=1)
+    return directory, test_texts[:40]
 
 
 def free_port() -> int:
@@ -79,9 +71,9 @@ def assert_same_predictions(got: list[dict], expected: list[dict]):
                                rtol=0, atol=1e-5)
 
 
-def test_predict_matches_the_loaded_model(service, model_dir):
+def test_predict_matches_the_loaded_model(service, model_dir, edge_cases):
     directory, texts = model_dir
-    batch = texts[:30] + EDGE_CASES
+    batch = texts[:30] + edge_cases
     response = service.post("/predict", json={"texts": batch})
     assert response.status_code == 200, response.text
     body = response.json()
