@@ -157,6 +157,7 @@ def train_neural(
     pretrain_epochs: int = 0,
     word_dropout: float = 0.0,
     weight_decay: float = 0.0,
+    pretrain_extra_text: bool = False,
     cache: bool = False,
 ) -> Trained:
     """Train one neural kind on the prepared split with early stopping; score it on val and test.
@@ -164,7 +165,8 @@ def train_neural(
     pretrain_epochs > 0 (recurrent kinds): first train the embedding and recurrent layer as a
     language model on the training reviews (`pretraining.pretrain_encoder`), then fine-tune
     from those weights; its time counts in `train_seconds`. word_dropout drops whole words
-    during training; weight_decay > 0 uses AdamW. `pretrained_settings(sizes)` gives the
+    during training; weight_decay > 0 uses AdamW. pretrain_extra_text: the language model
+    also reads People's Daily sentences (as many as Word2Vec uses, `sizes.extra_w2v_sentences`). `pretrained_settings(sizes)` gives the
     values `llmcourse train` uses. cache=True reuses the result of an identical earlier call
     (see `cached_training`); a run under a tf.distribute strategy is never cached.
     """
@@ -174,7 +176,8 @@ def train_neural(
         settings = dict(kind=kind, epochs=epochs, seed=seed, hidden_units=hidden_units, dropout=dropout,
                         pooling=pooling, trainable_embeddings=trainable_embeddings, pretrained=pretrained,
                         learning_rate=learning_rate, patience=patience, batching=batching,
-                        pretrain_epochs=pretrain_epochs, word_dropout=word_dropout, weight_decay=weight_decay)
+                        pretrain_epochs=pretrain_epochs, word_dropout=word_dropout, weight_decay=weight_decay,
+                        pretrain_extra_text=pretrain_extra_text)
         return cached_training(prepared, settings, lambda: train_neural(prepared, verbose=verbose, **settings))
 
     if kind not in NEURAL_KINDS:
@@ -203,9 +206,13 @@ def train_neural(
                              f"{', '.join(pretraining.PRETRAINABLE_KINDS)}")
         start_matrix = prepared.embedding if pretrained else np.random.default_rng(seed).normal(
             0, 0.05, prepared.embedding.shape).astype(np.float32)
+        extra_ids = None
+        if pretrain_extra_text and sizes.extra_w2v_sentences != 0:
+            sentences = data.load_gold_segmentation(sizes.extra_w2v_sentences)
+            extra_ids = prepared.encoder.encode_tokens([[text.normalize_text(w) for w in s] for s in sentences])
         encoder = pretraining.pretrain_encoder(
             prepared.x["train"], start_matrix, kind, model_config["hidden_units"], epochs=pretrain_epochs,
-            batch_size=sizes.batch_size, heldout_ids=prepared.x["val"][:300], seed=seed,
+            batch_size=sizes.batch_size, heldout_ids=prepared.x["val"][:300], extra_ids=extra_ids, seed=seed,
             verbose=verbose not in (0, False))
         plain_build = build
         build = lambda: encoder.apply(plain_build())  # noqa: E731  (built inside a strategy scope if any)

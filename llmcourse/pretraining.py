@@ -88,6 +88,7 @@ def pretrain_encoder(
     dropout: float = 0.3,
     softmax_samples: int = 512,
     heldout_ids: np.ndarray | None = None,
+    extra_ids: np.ndarray | None = None,
     seed: int = 42,
     verbose: bool = True,
 ) -> PretrainedEncoder:
@@ -97,6 +98,8 @@ def pretrain_encoder(
     embedding: (词表大小, 词向量维度) starting matrix (Word2Vec), updated by the training.
     heldout_ids: optional padded ids (e.g. part of the validation split) whose per-word
     perplexity is printed after every epoch, one value per direction.
+    extra_ids: optional padded ids of unlabelled text (e.g. People's Daily sentences encoded
+    with the same vocabulary), read by the language model together with `ids`.
     Batches are grouped by length like the classifier's (`training.make_dataset`).
     """
     if kind not in PRETRAINABLE_KINDS:
@@ -104,6 +107,11 @@ def pretrain_encoder(
     if epochs < 1:
         raise ValueError("预训练轮数至少为 1")
     ids = np.asarray(ids, dtype=np.int32)
+    if extra_ids is not None and len(extra_ids):
+        extra = np.asarray(extra_ids, dtype=np.int32)
+        width = max(ids.shape[1], extra.shape[1])
+        ids = np.concatenate([np.pad(ids, ((0, 0), (0, width - ids.shape[1]))),
+                              np.pad(extra, ((0, 0), (0, width - extra.shape[1])))])
     matrix = np.asarray(embedding, dtype=np.float32)
     vocab_size, dim = matrix.shape
     set_seed(seed, tensorflow=True)

@@ -94,3 +94,20 @@ def test_trained_model_cache_returns_the_same_result(prepared, tmp_path, monkeyp
     assert [b.from_cache for b in base] == [False, True]
     assert base[1].test.as_dict() == base[0].test.as_dict()
     assert len(list((tmp_path / "models").iterdir())) == 3
+
+
+def test_extra_unlabelled_text_is_read_by_the_language_model(prepared):
+    from llmcourse import data, text
+
+    sentences = data.load_gold_segmentation(150)
+    extra = prepared.encoder.encode_tokens([[text.normalize_text(w) for w in s] for s in sentences])
+    kwargs = dict(kind="lstm", hidden_units=8, epochs=1, batch_size=16, heldout_ids=prepared.x["val"], seed=5,
+                  verbose=False)
+    alone = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, **kwargs)
+    more = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, extra_ids=extra[:, :40],
+                                        **kwargs)
+    assert more.epoch_seconds and alone.epoch_seconds
+    assert not np.allclose(more.recurrent_weights[0], alone.recurrent_weights[0])
+    trained = pipeline.train_neural(prepared, "lstm", epochs=1, verbose=0, pretrain_epochs=1,
+                                    pretrain_extra_text=True)
+    assert trained.pretraining is not None and trained.test.n == len(prepared.splits.test)
