@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from llmcourse import config, pipeline  # noqa: E402
+from llmcourse import baselines, config, pipeline  # noqa: E402
 
 PRETRAINED = "bilstm-lm"
 PRETRAINED_EXTRA = "bilstm-lm-pd"  # the language model also reads People's Daily (slower; not the default)
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     seeds = args.seeds or [args.seed]
     rows, by_seed = [], {}
     for kind in args.kinds:
-        runs = seeds if kind not in pipeline.baselines.BASELINE_KINDS else [args.seed]  # TF-IDF: no seed effect
+        runs = seeds if kind not in baselines.BASELINE_KINDS else [args.seed]  # TF-IDF: no seed effect
         for seed in runs:
             trained = train(prepared, kind, seed, args.epochs)
             by_seed.setdefault(kind, []).append(trained.test.accuracy)
@@ -86,8 +86,8 @@ def main(argv=None) -> int:
         for kind, values in by_seed.items():
             print(f"  {kind:<10s} mean {np.mean(values):.4f}  min {min(values):.4f}  max {max(values):.4f}  "
                   f"({', '.join(f'{v:.4f}' for v in values)})")
-    neural = [r for r in rows if r["kind"] not in pipeline.baselines.BASELINE_KINDS]
-    linear = [r for r in rows if r["kind"] in pipeline.baselines.BASELINE_KINDS]
+    neural = [r for r in rows if r["kind"] not in baselines.BASELINE_KINDS]
+    linear = [r for r in rows if r["kind"] in baselines.BASELINE_KINDS]
     if neural and linear:
         best_n = max(neural, key=lambda r: r["准确率"])
         best_l = max(linear, key=lambda r: r["准确率"])

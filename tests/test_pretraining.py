@@ -97,10 +97,9 @@ def test_trained_model_cache_returns_the_same_result(prepared, tmp_path, monkeyp
 
 
 def test_extra_unlabelled_text_is_read_by_the_language_model(prepared):
-    from llmcourse import data, text
-
-    sentences = data.load_gold_segmentation(150)
-    extra = prepared.encoder.encode_tokens([[text.normalize_text(w) for w in s] for s in sentences])
+    sentences = pipeline.extra_sentences(dataclasses.replace(prepared.sizes, extra_w2v_sentences=150))
+    assert len(sentences) == 150
+    extra = prepared.encoder.encode_tokens(sentences)
     kwargs = dict(kind="lstm", hidden_units=8, epochs=1, batch_size=16, heldout_ids=prepared.x["val"], seed=5,
                   verbose=False)
     alone = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, **kwargs)
