@@ -55,8 +55,14 @@ def cmd_train(args) -> int:
                 recipe["pretrain_epochs"] = args.pretrain_epochs
             print(f"先把编码器当作语言模型预训练 {recipe['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
                   file=sys.stderr)
-        trained = pipeline.train_neural(prepared, args.model, epochs=args.epochs, verbose=args.verbose,
-                                        **recipe)
+        if args.epochs is not None:
+            recipe["epochs"] = args.epochs
+        if args.ensemble is not None:
+            recipe["ensemble"] = args.ensemble
+        if recipe.get("ensemble", 1) > 1:
+            print(f"微调 {recipe['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
+                  file=sys.stderr)
+        trained = pipeline.train_neural(prepared, args.model, verbose=args.verbose, **recipe)
     else:
         trained = pipeline.train_baseline(prepared, args.model)
     directory = trained.model.save(args.out)
@@ -69,8 +75,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from llmcourse import data, serving
 
-    model = serving.load_model(args.model)
+    # the file first: a wrong column or a bad line is reported before TensorFlow is even imported
     labelled = data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
+    model = serving.load_model(args.model)
     metrics = model.evaluate(labelled.texts, labelled.labels).as_dict()
     print(json.dumps(metrics, ensure_ascii=False))
     return 0
@@ -138,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="循环网络先做语言模型预训练，再用词级 dropout 和 AdamW 微调（默认开启）")
     train.add_argument("--pretrain-epochs", type=int, default=None,
                        help="语言模型预训练的轮数（默认取运行规模的设置）")
+    train.add_argument("--ensemble", type=int, default=None,
+                       help="训练几个模型并平均它们的 logit（默认：预训练时取运行规模的设置，否则 1）")
     train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
     train.add_argument("--text-col", default="text", help="文本列名")
     train.add_argument("--label-col", default="label", help="标签列名")
@@ -181,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs 必须是正整数")
     if getattr(args, "pretrain_epochs", None) is not None and args.pretrain_epochs < 0:
         parser.error("--pretrain-epochs 不能为负数")
+    if getattr(args, "ensemble", None) is not None and args.ensemble < 1:
+        parser.error("--ensemble 必须是正整数")
     try:
         return args.func(args)
     except (DataFormatError, ModelLoadError, CliError, FileNotFoundError) as err:

@@ -30,6 +30,8 @@ class RunSizes:
     batch_size: int
     hidden_units: int
     pretrain_epochs: int  # language-model pretraining of the default classifier's encoder
+    ensemble: int  # fine-tuned copies of the pretrained encoder whose logits the default classifier averages
+    finetune_epochs: int  # upper bound for each fine-tune of a pretrained encoder (it converges sooner)
     lm_epochs: int  # character-level LSTM language model (chapter 6)
     lm_hidden_units: int
     lm_embedding_dim: int
@@ -48,6 +50,8 @@ PROFILES: dict[str, RunSizes] = {
         batch_size=64,
         hidden_units=64,
         pretrain_epochs=6,
+        ensemble=3,
+        finetune_epochs=5,
         lm_epochs=5,
         lm_hidden_units=256,
         lm_embedding_dim=128,
@@ -64,6 +68,8 @@ PROFILES: dict[str, RunSizes] = {
         batch_size=64,
         hidden_units=16,
         pretrain_epochs=1,
+        ensemble=2,
+        finetune_epochs=1,
         lm_epochs=1,
         lm_hidden_units=32,
         lm_embedding_dim=16,

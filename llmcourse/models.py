@@ -251,6 +251,22 @@ def build_transformer_classifier(
     return keras.Model(inputs, logits, name="transformer")
 
 
+def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose logit is the mean of the members' logits: (batch, time) ids -> (batch, 1).
+
+    The members keep their trained weights (they are wrapped, not copied) and become
+    sub-models "member_1", "member_2", ...; the result saves and loads like any
+    classifier, in safe mode.
+    """
+    if not members:
+        raise ValueError("集成至少需要一个模型")
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
+    logits = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs)  # 每个 (批量大小, 1)
+              for i, m in enumerate(members, start=1)]
+    mean = logits[0] if len(logits) == 1 else layers.Average(name="mean_logit")(logits)
+    return keras.Model(inputs, mean, name=name)
+
+
 def builder(kind: str, **kwargs) -> Callable[[], keras.Model]:
     """A zero-argument function that builds the model (needed to build inside a tf.distribute scope)."""
     return lambda: build_classifier(kind, **kwargs)

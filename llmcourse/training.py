@@ -11,6 +11,7 @@ keeps masks right-padded for cuDNN and wastes far less work on padding.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import weakref
 from typing import Callable, Iterator
@@ -278,11 +279,17 @@ def train_custom_loop(
 _PREDICT_FUNCTIONS: "weakref.WeakKeyDictionary[keras.Model, Callable]" = weakref.WeakKeyDictionary()
 
 
+def _forward(model: keras.Model, x):
+    return model(x, training=False)
+
+
 def _predict_function(model: keras.Model) -> Callable:
     fn = _PREDICT_FUNCTIONS.get(model)
     if fn is None:
+        # A partial, not a lambda: TensorFlow counts traces per code object, so one lambda
+        # shared by several models (an ensemble and its members) looks like retracing.
         fn = tf.function(
-            lambda x: model(x, training=False),
+            functools.partial(_forward, model),
             input_signature=[tf.TensorSpec((None, None), tf.int32)],
             reduce_retracing=True,
         )

@@ -98,6 +98,20 @@ def test_gradient_tape_loop_agrees_with_fit(prepared):
     assert loop.best_val_accuracy > 0.6
 
 
+def test_ensemble_logit_is_the_mean_of_its_members(prepared):
+    members = [models.build_classifier("lstm", len(prepared.vocab), prepared.embedding, hidden_units=8, pooling="mean")
+               for _ in range(3)]
+    ensemble = models.build_ensemble(members)
+    x = prepared.x["test"][:32]
+    want = np.mean([training.predict_logits(m, x) for m in members], axis=0)
+    np.testing.assert_allclose(training.predict_logits(ensemble, x), want, atol=1e-5)
+    assert ensemble.count_params() == sum(m.count_params() for m in members)
+    with pytest.raises(ValueError, match="至少需要一个模型"):
+        models.build_ensemble([])
+    with pytest.raises(ValueError, match="正整数"):
+        pipeline.train_neural(prepared, "lstm", ensemble=0, verbose=0)
+
+
 def test_same_seed_gives_same_metrics(prepared):
     a = pipeline.train_neural(prepared, "gru", epochs=1, verbose=0)
     b = pipeline.train_neural(prepared, "gru", epochs=1, verbose=0)
@@ -115,6 +129,8 @@ MIRRORED = textwrap.dedent("""
     prepared = pipeline.prepare(data.load_reviews(), sizes, progress=False)
     trained = pipeline.train_neural(prepared, "lstm", epochs=1, strategy=strategy, verbose=0)
     print("replicas", strategy.num_replicas_in_sync, "accuracy", trained.test.accuracy)
+    pair = pipeline.train_neural(prepared, "lstm", epochs=1, strategy=strategy, verbose=0, ensemble=2)
+    print("ensemble members", len(pair.members), "accuracy", pair.test.accuracy)
 """)
 
 
@@ -122,4 +138,4 @@ def test_mirrored_strategy_on_two_logical_cpus():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "replicas 2 accuracy" in out.stdout
+    assert "replicas 2 accuracy" in out.stdout and "ensemble members 2 accuracy" in out.stdout

@@ -61,13 +61,20 @@ def test_forward_only_kinds_and_rejected_kinds(prepared):
 
 
 def test_pretrained_recipe_trains_saves_and_loads(prepared, tmp_path):
-    settings = dict(pipeline.pretrained_settings(prepared.sizes), pretrain_epochs=2)
-    trained = pipeline.train_neural(prepared, "bilstm", epochs=2, learning_rate=5e-3, verbose=0, **settings)
+    settings = dict(pipeline.pretrained_settings(prepared.sizes), pretrain_epochs=2, epochs=2)
+    trained = pipeline.train_neural(prepared, "bilstm", learning_rate=5e-3, verbose=0, **settings)
     assert trained.pretraining is not None and "预训练" in trained.name
     assert trained.train_seconds > trained.pretraining.seconds > 0
     assert trained.test.roc_auc > 0.7  # ranks held-out reviews far better than chance (0.5)
     summary = trained.model.config["training"]["language_model_pretraining"]
     assert summary["epochs"] == 2 and len(summary["heldout_perplexity"]["forward"]) == 2
+    # the recipe fine-tunes `sizes.ensemble` copies of the pretrained encoder and averages their logits
+    n = prepared.sizes.ensemble
+    assert n >= 2 and f"{n} 次微调平均" in trained.name and len(trained.members) == n
+    assert [m["seed"] for m in trained.members] == [prepared.seed + pipeline.ENSEMBLE_SEED_STEP * k for k in range(n)]
+    assert len(trained.epoch_seconds) == sum(m["epochs_run"] for m in trained.members)
+    assert trained.parameters == n * trained.model.model.get_layer("member_1").count_params()
+    assert trained.model.config["training"]["ensemble_members"] == trained.members
     loaded = serving.load_model(trained.model.save(tmp_path / "model"))  # safe mode, word dropout included
     texts = list(prepared.splits.test.texts[:20])
     np.testing.assert_allclose(loaded.predict_proba(texts), trained.model.predict_proba(texts), atol=1e-6)
@@ -85,6 +92,7 @@ def test_trained_model_cache_returns_the_same_result(prepared, tmp_path, monkeyp
     assert not first.from_cache and again.from_cache
     assert again.test.as_dict() == first.test.as_dict() and again.name == first.name
     assert again.pretraining.heldout_perplexity == first.pretraining.heldout_perplexity
+    assert first.members is None and again.members is None  # a single model, no ensemble
     np.testing.assert_allclose(again.test_probabilities, first.test_probabilities, atol=1e-6)
     texts = list(prepared.splits.test.texts[:10])
     np.testing.assert_allclose(again.model.predict_proba(texts), first.model.predict_proba(texts), atol=1e-6)
@@ -94,6 +102,9 @@ def test_trained_model_cache_returns_the_same_result(prepared, tmp_path, monkeyp
     assert [b.from_cache for b in base] == [False, True]
     assert base[1].test.as_dict() == base[0].test.as_dict()
     assert len(list((tmp_path / "models").iterdir())) == 3
+    pair = [pipeline.train_neural(prepared, "mean", epochs=1, verbose=0, cache=True, ensemble=2) for _ in range(2)]
+    assert [p.from_cache for p in pair] == [False, True] and pair[1].members == pair[0].members
+    assert len(pair[0].members) == 2 and "2 个模型平均" in pair[1].name
 
 
 def test_extra_unlabelled_text_is_read_by_the_language_model(prepared):

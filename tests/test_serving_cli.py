@@ -176,8 +176,13 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     assert code == 0 and "语言模型预训练" in err and saved["kind"] == "bilstm"
     assert saved["training"]["language_model_pretraining"]["epochs"] == config.sizes("quick").pretrain_epochs
     assert saved["model"]["word_dropout"] == pipeline.PRETRAINED_RECIPE["word_dropout"]
+    assert saved["model"]["ensemble"] == config.sizes("quick").ensemble and "--ensemble 1" in err
+    assert len(saved["training"]["ensemble_members"]) == saved["model"]["ensemble"]
     code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0",
                              "--no-pretrain")
     saved = json.loads((tmp_path / "plain" / "config.json").read_text(encoding="utf-8"))
     assert code == 0 and saved["training"]["language_model_pretraining"] is None
-    assert saved["model"]["word_dropout"] == 0.0
+    assert saved["model"]["word_dropout"] == 0.0 and saved["model"]["ensemble"] == 1
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage line and status 2
+        cli.main(["train", "--out", str(tmp_path / "x"), "--ensemble", "0"])
+    assert exit_info.value.code == 2 and "--ensemble" in capsys.readouterr().err
