@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 	touch $@
 
-# 执行缓存只认笔记本代码；llmcourse 改动后旧输出会过期，所以一并清掉。
+# 执行缓存只认笔记本代码；llmcourse 改动后旧输出会过期，所以一并清掉；
+# 也清掉 Sphinx 的构建记录，否则没有改动的章节不会被重新读取和执行。
 _build/.package-stamp: $(wildcard llmcourse/*.py) | $(STAMP)
-	rm -rf _build/.jupyter_cache
+	rm -rf _build/.jupyter_cache _build/.doctrees
 	mkdir -p _build && touch $@
 
 book: $(STAMP) _build/.package-stamp
