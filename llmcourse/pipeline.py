@@ -31,7 +31,8 @@ DEFAULT_POOLING = "mean"  # average of the hidden states over real time steps (m
 # as a language model on the training reviews, then fine-tune it with whole-word dropout
 # and AdamW, `sizes.ensemble` times from the same pretrained weights with different seeds
 # (at most `sizes.finetune_epochs` epochs each: validation accuracy peaked by the 4th or
-# 5th epoch in every fine-tune we measured), and average the fine-tuned models' logits. `llmcourse train` uses it for every recurrent kind.
+# 5th epoch in every fine-tune we measured), and average the fine-tuned models' logits.
+# `llmcourse train` uses it for every recurrent kind.
 PRETRAINED_RECIPE = {"word_dropout": 0.2, "weight_decay": 0.01}
 ENSEMBLE_SEED_STEP = 100  # member k of an ensemble trains with seed + 100 * k
 
@@ -279,7 +280,7 @@ def train_neural(
                   for name in ("val", "test")}  # (成员数, 样本数)
         members = [_score_member(prepared, run, seed + ENSEMBLE_SEED_STEP * k, logits["val"][k], logits["test"][k])
                    for k, run in enumerate(runs)]
-        val_prob, test_prob = (_sigmoid(logits[name].mean(axis=0)) for name in ("val", "test"))
+        val_prob, test_prob = (training.sigmoid(logits[name].mean(axis=0)) for name in ("val", "test"))
     val = evaluation.compute_metrics(prepared.y["val"], val_prob)
     test = evaluation.compute_metrics(prepared.y["test"], test_prob)
     epoch_seconds = [s for run in runs for s in run.epoch_seconds]
@@ -302,14 +303,12 @@ def train_neural(
                    result.history, test_prob, encoder, members=members)
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits))
-
-
 def _score_member(prepared: Prepared, run, seed: int, val_logits: np.ndarray, test_logits: np.ndarray) -> dict:
     """One ensemble member scored alone on validation and test (for the tables that compare them)."""
-    val = evaluation.compute_metrics(prepared.y["val"], _sigmoid(val_logits))
-    test = evaluation.compute_metrics(prepared.y["test"], _sigmoid(test_logits))
+    from llmcourse.training import sigmoid
+
+    val = evaluation.compute_metrics(prepared.y["val"], sigmoid(val_logits))
+    test = evaluation.compute_metrics(prepared.y["test"], sigmoid(test_logits))
     return {"seed": seed, "epochs_run": len(run.epoch_seconds), "best_epoch": run.best_epoch,
             "epoch_seconds": [round(s, 2) for s in run.epoch_seconds], "val_accuracy": val.accuracy,
             "test_accuracy": test.accuracy,

@@ -311,6 +311,11 @@ def predict_logits(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -
     return out
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probability of the positive class from a logit (elementwise)."""
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 def predict_proba(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Probability of the positive class for each row, shape (n,)."""
-    return 1.0 / (1.0 + np.exp(-predict_logits(model, ids, batch_size)))
+    return sigmoid(predict_logits(model, ids, batch_size))
