@@ -38,6 +38,8 @@ tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
 from keras import layers  # noqa: E402
 
+from llmcourse.training import without_autotune  # noqa: E402
+
 # The control characters CharNgramLM removes from every text before scoring it;
 # removed here too, so that both models score exactly the same characters.
 _STRIP = str.maketrans("", "", "\x02\x03\x1a")
@@ -262,6 +264,7 @@ class CharLSTMLM:
                        .shuffle(len(x), seed=self.seed + epoch)
                        .batch(batch_size)
                        .prefetch(2))
+            dataset = without_autotune(dataset)  # no per-epoch stall when the iterator is released
             total, n = 0.0, 0
             for xb, yb in dataset:  # xb, yb: (批量大小, 窗口长度)
                 total += float(train_step(xb, yb))

@@ -95,7 +95,21 @@ def make_dataset(
     signature = (x_spec, tf.TensorSpec(shape=(None,), dtype=tf.float32)) if y is not None else x_spec
     n_batches = -(-len(ids) // batch_size)  # every grouping cuts the data into ceil(n / batch) batches
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+    return without_autotune(dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2))
+
+
+def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The same dataset with tf.data's autotuning switched off.
+
+    Autotuning runs a background thread per iterator. On CPU, destroying an
+    iterator (every epoch: Keras and our loops start a new one) often waited
+    about 9 seconds for that thread, which nearly doubled a 10-second BiLSTM
+    epoch (benchmarks/iterator_stall.py). Our pipelines have nothing for it to
+    tune: one generator and a fixed prefetch of two batches.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 # --------------------------------------------------------------------------- compile helpers

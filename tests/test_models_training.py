@@ -78,6 +78,23 @@ def test_dataset_pads_each_batch_to_its_longest_row(prepared):
     assert len(set(widths)) > 1
 
 
+def test_dataset_runs_without_autotuning_and_keeps_its_batches(prepared):
+    # autotuning's per-iterator thread made releasing an iterator (every epoch) stall for seconds
+    def dataset():
+        return training.make_dataset(prepared.x["val"], prepared.y["val"], batch_size=32, seed=3)
+
+    plain = dataset()
+    assert plain.options().autotune.enabled is False
+    tuned_options = training.tf.data.Options()
+    tuned_options.autotune.enabled = True
+    tuned = dataset().with_options(tuned_options)
+    assert tuned.options().autotune.enabled is True
+    for epoch in range(2):  # the same seeded batches either way, a new order each epoch
+        for (xa, ya), (xb, yb) in zip(plain, tuned, strict=True):
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
 def test_lstm_trained_on_1000_reviews_beats_chance(prepared):
     # With only ~60 steps per epoch, Adam needs a larger step than its default 1e-3.
     trained = pipeline.train_neural(prepared, "lstm", epochs=2, learning_rate=5e-3, verbose=0)
