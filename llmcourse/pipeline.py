@@ -260,12 +260,13 @@ def train_neural(
             verbose=verbose not in (0, False))
         plain_build = build
         build = lambda: encoder.apply(plain_build())  # noqa: E731  (built inside a strategy scope if any)
+    member_seeds = [seed + ENSEMBLE_SEED_STEP * k for k in range(ensemble)]
     runs = [training.train_keras(
         build, prepared.x["train"], prepared.y["train"], prepared.x["val"], prepared.y["val"],
         epochs=epochs or sizes.epochs, batch_size=sizes.batch_size, learning_rate=learning_rate,
-        patience=patience, seed=seed + ENSEMBLE_SEED_STEP * k, batching=batching, strategy=strategy,
+        patience=patience, seed=member_seed, batching=batching, strategy=strategy,
         verbose=verbose, weight_decay=weight_decay,
-    ) for k in range(ensemble)]
+    ) for member_seed in member_seeds]
     result = runs[0]
     members = None
     if ensemble == 1:
@@ -278,8 +279,8 @@ def train_neural(
         # each member's logits once: scored alone, and averaged exactly as the ensemble model does
         logits = {name: np.stack([training.predict_logits(run.model, prepared.x[name]) for run in runs])
                   for name in ("val", "test")}  # (成员数, 样本数)
-        members = [_score_member(prepared, run, seed + ENSEMBLE_SEED_STEP * k, logits["val"][k], logits["test"][k])
-                   for k, run in enumerate(runs)]
+        members = [_score_member(prepared, run, member_seed, logits["val"][k], logits["test"][k])
+                   for k, (run, member_seed) in enumerate(zip(runs, member_seeds))]
         val_prob, test_prob = (training.sigmoid(logits[name].mean(axis=0)) for name in ("val", "test"))
     val = evaluation.compute_metrics(prepared.y["val"], val_prob)
     test = evaluation.compute_metrics(prepared.y["test"], test_prob)
