@@ -56,9 +56,10 @@ class FirstBatchTimer(keras.callbacks.Callback):
         self.first_batch_seconds.append(self._first)
 
 
-def with_autotune(dataset: tf.data.Dataset, enabled: bool) -> tf.data.Dataset:
+def autotuned(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with TensorFlow's default back: autotuning on (make_dataset switches it off)."""
     options = tf.data.Options()
-    options.autotune.enabled = enabled
+    options.autotune.enabled = True
     return dataset.with_options(options)
 
 
@@ -70,12 +71,11 @@ def run(prepared: pipeline.Prepared, mode: str, epochs: int, seed: int) -> dict:
                                     hidden_units=sizes.hidden_units, pooling=pipeline.DEFAULT_POOLING,
                                     word_dropout=recipe["word_dropout"])
     training.compile_model(model, weight_decay=recipe["weight_decay"])
-    enabled = mode == "autotune"
-    train = with_autotune(training.make_dataset(prepared.x["train"], prepared.y["train"], sizes.batch_size,
-                                                True, seed), enabled)
-    val = with_autotune(training.make_dataset(prepared.x["val"], prepared.y["val"], sizes.batch_size * 4,
-                                              False, seed), enabled)
-    assert train.options().autotune.enabled == enabled
+    train = training.make_dataset(prepared.x["train"], prepared.y["train"], sizes.batch_size, True, seed)
+    val = training.make_dataset(prepared.x["val"], prepared.y["val"], sizes.batch_size * 4, False, seed)
+    if mode == "autotune":
+        train, val = autotuned(train), autotuned(val)
+    assert train.options().autotune.enabled is (mode == "autotune")
     timer = FirstBatchTimer()
     history = model.fit(train, validation_data=val, epochs=epochs, callbacks=[timer], verbose=0,
                         shuffle=False)  # the dataset reshuffles itself
