@@ -20,23 +20,36 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "需要 Python 3.10 或更新版本"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,serve]"
 	touch $@
+
+# Sphinx 的构建记录（.doctrees）：普通版、book-check、学生版各一份。Sphinx 只重新读取源文件改动过的页面，
+# 没有被重新读取的页面既不执行，也不查执行缓存，所以清缓存时必须连同构建记录一起清掉。
+DOCTREES := _build/.doctrees _build/quick/_build/.doctrees _build/.student-work/_build/.doctrees
 
 # 执行缓存只认笔记本代码；llmcourse 改动后旧输出会过期，所以一并清掉；
 # 也清掉 Sphinx 的构建记录，否则没有改动的章节不会被重新读取和执行。
-_build/.package-stamp: $(wildcard llmcourse/*.py) | $(STAMP)
-	rm -rf _build/.jupyter_cache _build/.doctrees
+PACKAGE_SOURCES := $(wildcard llmcourse/*.py llmcourse/*/*.py)
+_build/.package-stamp: $(PACKAGE_SOURCES) | $(STAMP)
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/.student-work/_build/.doctrees
 	mkdir -p _build && touch $@
 
+# 同样的规则用于 quick 规模的构建（book-check，以及 tests/test_student.py 与它共用的执行缓存）。
+_build/quick/.package-stamp: $(PACKAGE_SOURCES) | $(STAMP)
+	rm -rf _build/quick/_build/.jupyter_cache _build/quick/_build/.doctrees
+	mkdir -p _build/quick && touch $@
+
+# tools/build_state.py：构建目录中已执行的笔记本（jupyter_execute）或执行缓存缺失、
+# 或 benchmarks/results 比上次构建新时，删除该构建的 .doctrees，让 Sphinx 重新读取所有页面。
 book: $(STAMP) _build/.package-stamp
+	$(BIN)/python tools/build_state.py _build
 	LLMCOURSE_PROFILE=full $(BIN)/jupyter-book build . --keep-going
 	@echo "打开 _build/html/index.html 阅读本书"
 
 test: unit nbval book-check
 
 # tests/test_student.py 构建普通版和学生版各一次（quick 规模），与 book-check 共用执行缓存，笔记本不会多执行一遍。
-unit: $(STAMP)
+unit: $(STAMP) _build/quick/.package-stamp
 	$(BIN)/python -m pytest tests -q
 
 nbval: $(STAMP)
@@ -47,7 +60,8 @@ else
 endif
 
 # quick 规模、警告即错误；输出放在 _build/quick，不影响 make book 的缓存。
-book-check: $(STAMP)
+book-check: $(STAMP) _build/quick/.package-stamp
+	$(BIN)/python tools/build_state.py _build/quick/_build
 	LLMCOURSE_PROFILE=quick $(BIN)/jupyter-book build . --path-output _build/quick -W --keep-going
 	$(BIN)/python tests/check_search_index.py _build/quick/_build/html
 
@@ -56,10 +70,13 @@ lab: $(STAMP)
 
 # 配置由 _config.yml 生成；复用同一规模普通构建的执行缓存（LLMCOURSE_PROFILE=quick 时用 book-check 的）。
 student: $(STAMP) _build/.package-stamp
-	$(BIN)/python -m llmcourse.student
+	$(BIN)/python tools/student.py
 
-clean-cache:  # the execution caches and llmcourse's own (segmentation, Word2Vec, trained models)
+# 执行缓存、Sphinx 的构建记录和 llmcourse 自己的缓存（分词、Word2Vec、训练好的模型）：
+# 之后的 make book（make book-check、make student 同样）重新执行所有章节、重新训练所有模型。
+clean-cache:
 	rm -rf _build/.jupyter_cache _build/quick/_build/.jupyter_cache
+	rm -rf $(DOCTREES) _build/.package-stamp _build/quick/.package-stamp
 	rm -rf "$${LLMCOURSE_CACHE_DIR:-$$HOME/.cache/llmcourse}"
 
 clean:

@@ -10,7 +10,7 @@ training texts, so the comparison is fair. Kind "bilstm-lm" is what
 `llmcourse train` trains by default: the bidirectional LSTM with
 language-model pretraining, word dropout and AdamW, fine-tuned three times
 from the same pretrained encoder with different seeds and averaged
-(`pipeline.pretrained_settings`); its training seconds include the
+(the recipe "default" of `llmcourse.registry`); its training seconds include the
 pretraining and all three fine-tunes. Row "bilstm-lm/1" is its first
 fine-tuned model used alone, scored in the same run (no extra training).
 Kind "bilstm-lm-pd" also lets the language model read People's Daily, for half
@@ -33,24 +33,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from llmcourse import baselines, config, pipeline  # noqa: E402
+from llmcourse import config, pipeline, registry  # noqa: E402
 
 PRETRAINED = "bilstm-lm"
 PRETRAINED_EXTRA = "bilstm-lm-pd"  # the language model also reads People's Daily (slower; not the default)
-KINDS = (*pipeline.ALL_KINDS, PRETRAINED, PRETRAINED_EXTRA)
+KINDS = (*registry.KINDS, PRETRAINED, PRETRAINED_EXTRA)
 
 
 def train(prepared, kind: str, seed: int, epochs: int | None, cache: bool = False):
     if kind in (PRETRAINED, PRETRAINED_EXTRA):
-        settings = pipeline.pretrained_settings(prepared.sizes)
-        if epochs:
-            settings["epochs"] = epochs
+        overrides = {"epochs": epochs} if epochs else {}
         if kind == PRETRAINED_EXTRA:
-            settings.update(pretrain_extra_text=True, pretrain_epochs=max(1, settings["pretrain_epochs"] // 2))
-        return pipeline.train_neural(prepared, "bilstm", seed=seed, verbose=0, cache=cache, **settings)
-    if kind in pipeline.NEURAL_KINDS:
-        return pipeline.train_neural(prepared, kind, seed=seed, epochs=epochs, verbose=0, cache=cache)
-    return pipeline.train_baseline(prepared, kind, cache=cache)
+            overrides.update(pretrain_extra_text=True, pretrain_epochs=max(1, prepared.sizes.pretrain_epochs // 2))
+        return pipeline.train(prepared, "bilstm", "default", seed=seed, verbose=0, cache=cache, **overrides)
+    if kind in registry.BASELINE_KINDS:
+        return pipeline.train_baseline(prepared, kind, cache=cache)
+    return pipeline.train(prepared, kind, "plain", seed=seed, epochs=epochs, verbose=0, cache=cache)
 
 
 def main(argv=None) -> int:
@@ -74,7 +72,7 @@ def main(argv=None) -> int:
     seeds = args.seeds or [args.seed]
     rows, by_seed = [], {}
     for kind in args.kinds:
-        runs = seeds if kind not in baselines.BASELINE_KINDS else [args.seed]  # TF-IDF: no seed effect
+        runs = seeds if kind not in registry.BASELINE_KINDS else [args.seed]  # TF-IDF: no seed effect
         for seed in runs:
             trained = train(prepared, kind, seed, args.epochs, args.cache)
             by_seed.setdefault(kind, []).append(trained.test.accuracy)
@@ -101,8 +99,8 @@ def main(argv=None) -> int:
         for kind, values in by_seed.items():
             print(f"  {kind:<10s} mean {np.mean(values):.4f}  min {min(values):.4f}  max {max(values):.4f}  "
                   f"({', '.join(f'{v:.4f}' for v in values)})")
-    neural = [r for r in rows if r["kind"] not in baselines.BASELINE_KINDS]
-    linear = [r for r in rows if r["kind"] in baselines.BASELINE_KINDS]
+    neural = [r for r in rows if r["kind"] not in registry.BASELINE_KINDS]
+    linear = [r for r in rows if r["kind"] in registry.BASELINE_KINDS]
     if neural and linear:
         best_n = max(neural, key=lambda r: r["准确率"])
         best_l = max(linear, key=lambda r: r["准确率"])

@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from llmcourse import models, pipeline, training  # noqa: E402
+from llmcourse import models, pipeline, registry, training  # noqa: E402
 
 tf = training.tf
 keras = training.keras
@@ -65,12 +65,12 @@ def autotuned(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def run(prepared: pipeline.Prepared, mode: str, epochs: int, seed: int) -> dict:
     sizes = prepared.sizes
-    recipe = pipeline.PRETRAINED_RECIPE
+    recipe = registry.recipe("default")  # the fine-tune of `llmcourse train` (without its pretraining)
     training.set_seed(seed, tensorflow=True)  # before building: both modes start from the same weights
     model = models.build_classifier("bilstm", vocab_size=len(prepared.vocab), embedding=prepared.embedding,
                                     hidden_units=sizes.hidden_units, pooling=pipeline.DEFAULT_POOLING,
-                                    word_dropout=recipe["word_dropout"])
-    training.compile_model(model, weight_decay=recipe["weight_decay"])
+                                    word_dropout=recipe.word_dropout)
+    training.compile_model(model, weight_decay=recipe.weight_decay)
     train = training.make_dataset(prepared.x["train"], prepared.y["train"], sizes.batch_size, True, seed)
     val = training.make_dataset(prepared.x["val"], prepared.y["val"], sizes.batch_size * 4, False, seed)
     if mode == "autotune":

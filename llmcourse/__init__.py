@@ -1,8 +1,12 @@
 """llmcourse: the helper package of the course 《从零构建语言模型系统》.
 
-The modules form one chain, each importing only those before it:
-data -> text -> vectors -> models -> training -> evaluation -> serving.
-`config` (run sizes, seeds) and `plotting` (figures) stand beside the chain.
+What the chapters teach, one idea per module, imported one way:
+config, cache, registry (foundations) -> data -> text -> vectors, ngram ->
+models, reference, baselines -> training -> pretraining, lm -> evaluation ->
+saving -> plotting, pipeline, exercises (composition). Deployment (command line,
+HTTP service, SavedModel export) lives in `llmcourse.deploy` above it, with its
+own optional dependencies; the tools that build the book live outside the
+package, in tools/. `tests/test_layout.py` checks the direction of every import.
 """
 
 __version__ = "0.1.0"

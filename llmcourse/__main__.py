@@ -1,7 +1,7 @@
-"""`python -m llmcourse` runs the command line (see llmcourse.cli)."""
+"""`python -m llmcourse` runs the command line (see llmcourse.deploy.cli)."""
 
 import sys
 
-from llmcourse.cli import main
+from llmcourse.deploy.cli import main
 
 sys.exit(main())

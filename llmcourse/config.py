@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import sys
+
+import numpy as np
 
 PROFILE_ENV = "LLMCOURSE_PROFILE"
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSizes:
-    """Data sizes and training lengths for one profile."""
+    """Data sizes and training lengths for one profile. Taught in chapter 1."""
 
     profile: str
     max_reviews: int | None  # None = the whole deduplicated corpus
@@ -78,7 +81,7 @@ PROFILES: dict[str, RunSizes] = {
 
 
 def active_profile() -> str:
-    """Name of the profile chosen by LLMCOURSE_PROFILE (default: full)."""
+    """Name of the profile chosen by LLMCOURSE_PROFILE (default: full). Taught in chapter 1."""
     name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
     if name not in PROFILES:
         raise ValueError(
@@ -88,7 +91,7 @@ def active_profile() -> str:
 
 
 def sizes(profile: str | None = None) -> RunSizes:
-    """Run sizes of `profile`, or of the active profile when None."""
+    """Run sizes of `profile`, or of the active profile when None. Taught in chapter 1."""
     name = active_profile() if profile is None else profile
     if name not in PROFILES:
         raise ValueError(f"未知的运行规模 {name!r}：可选值为 {', '.join(PROFILES)}")
@@ -99,12 +102,8 @@ def set_seed(seed: int = 42, tensorflow: bool | None = None) -> None:
     """Seed Python, NumPy and TensorFlow/Keras, and make TF ops deterministic.
 
     TensorFlow is seeded when `tensorflow` is True, or when None and it is
-    already imported (so the text-only chapters do not pay for importing it).
+    already imported (so the text-only chapters do not pay for importing it). Taught in chapter 1.
     """
-    import sys
-
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -112,7 +111,7 @@ def set_seed(seed: int = 42, tensorflow: bool | None = None) -> None:
         tensorflow = "tensorflow" in sys.modules
     if not tensorflow:
         return
-    import keras
+    import keras  # deferred on purpose: only chapters that train pay for importing TensorFlow
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
@@ -124,10 +123,8 @@ def import_tensorflow():
 
     TF 2.20+ writes these lines through absl before TF_CPP_MIN_LOG_LEVEL is read,
     so file descriptor 2 is pointed at /dev/null during the import and the
-    first device query. Errors still raise normally.
+    first device query. Errors still raise normally. Taught in chapter 3.
     """
-    import sys
-
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -135,7 +132,7 @@ def import_tensorflow():
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no real stderr (some notebook front-ends)
-        import tensorflow as tf
+        import tensorflow as tf  # deferred on purpose: importing TensorFlow is this function's job
 
         return tf
     devnull = os.open(os.devnull, os.O_WRONLY)

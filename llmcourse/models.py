@@ -15,21 +15,13 @@ from typing import Callable
 import numpy as np
 
 from llmcourse.config import import_tensorflow
+from llmcourse.registry import NEURAL, model_kind
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
 from keras import layers
 
-MODEL_KINDS = ("mean", "rnn", "lstm", "bilstm", "gru", "transformer")
 POOLINGS = ("last", "mean", "max", "meanmax")
-MODEL_NAMES = {
-    "mean": "平均词向量",
-    "rnn": "SimpleRNN",
-    "lstm": "LSTM",
-    "bilstm": "双向 LSTM",
-    "gru": "GRU",
-    "transformer": "Transformer 编码器",
-}
 
 
 @keras.saving.register_keras_serializable(package="llmcourse")
@@ -37,6 +29,7 @@ class MaskedGlobalMaxPooling1D(layers.Layer):
     """Max over the real (unmasked) time steps: (batch, time, features) -> (batch, features).
 
     Keras' GlobalMaxPooling1D ignores the mask, so padded steps could win the max.
+    Taught in chapter 5.
     """
 
     def __init__(self, **kwargs):
@@ -77,14 +70,17 @@ RECURRENT_LAYER_NAMES = {"rnn": "simple_rnn", "lstm": "lstm", "gru": "gru", "bil
 
 
 def recurrent_layer_name(kind: str) -> str:
-    """Name of the recurrent layer in a classifier of `kind` (where pretrained weights go)."""
+    """Name of the recurrent layer in a classifier of `kind` (where pretrained weights go). Taught in chapter 4."""
     if kind not in RECURRENT_LAYER_NAMES:
         raise ValueError(f"{kind!r} 没有循环层：可选 {', '.join(RECURRENT_LAYER_NAMES)}")
     return RECURRENT_LAYER_NAMES[kind]
 
 
 def recurrent_layer(kind: str, units: int, sequences: bool):
-    """The recurrent layer of `kind`; a bidirectional one concatenates forward then backward states."""
+    """The recurrent layer of `kind`; a bidirectional one concatenates forward then backward states.
+
+    Taught in chapter 4.
+    """
     if kind == "rnn":
         return layers.SimpleRNN(units, return_sequences=sequences, name="simple_rnn")
     if kind == "lstm":
@@ -93,7 +89,7 @@ def recurrent_layer(kind: str, units: int, sequences: bool):
         return layers.GRU(units, return_sequences=sequences, name="gru")
     if kind == "bilstm":
         return layers.Bidirectional(layers.LSTM(units, return_sequences=sequences), name="bilstm")
-    raise ValueError(f"未知的模型类型 {kind!r}：可选 {', '.join(MODEL_KINDS)}")
+    raise ValueError(f"{kind!r} 没有循环层：可选 {', '.join(RECURRENT_LAYER_NAMES)}")
 
 
 def build_classifier(
@@ -106,43 +102,51 @@ def build_classifier(
     pooling: str = "last",
     word_dropout: float = 0.0,
 ) -> keras.Model:
-    """One builder for every kind in MODEL_KINDS; returns an uncompiled model with a logit output.
+    """One builder for every neural kind of `registry.KINDS`; returns an uncompiled model with a logit output.
 
-    kind: "mean" (masked average of word vectors), "rnn", "lstm", "bilstm" or "gru".
+    kind: "mean" (masked average of word vectors), "rnn", "lstm", "bilstm", "gru" or
+    "transformer" (learned position embeddings, one encoder block of 4 heads, the masked
+    mean of its outputs; `pooling` and `word_dropout` do not apply).
     embedding: a width, or a Word2Vec-initialised matrix of shape (vocab_size, dim).
     pooling (recurrent kinds): "last" uses the final hidden state; "mean" / "max" take
     the average / maximum of the hidden states over the real (unmasked) time steps;
     "meanmax" concatenates both.
     word_dropout (recurrent kinds): during training, drop whole words (all of a word's
     vector at once) with this probability, so the model cannot lean on a few words.
+
+    Taught in chapter 3.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"未知的池化方式 {pooling!r}：可选 {', '.join(POOLINGS)}")
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"未知的模型类型 {kind!r}：可选 {', '.join(MODEL_KINDS)}")
-    if kind == "transformer":  # self-attention: no recurrent state to pool, `pooling` does not apply
-        return build_transformer_classifier(vocab_size, embedding, trainable_embeddings, hidden_units, dropout)
+    model_kind(kind, NEURAL)
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
-    x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)
+    x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)  # (批量大小, 时间步数, 维度)
     if kind == "mean":
         x = layers.GlobalAveragePooling1D(name="masked_mean")(x)  # (批量大小, 词向量维度)
         x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+    elif kind == "transformer":  # self-attention: no recurrent state to pool, `pooling` does not apply
+        x = _transformer_encoder(x, hidden_units, dropout)  # (批量大小, 词向量维度)
     else:
-        if word_dropout:  # one draw per word, shared by all its features: (批量大小, 时间步数, 1)
-            x = layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
-        x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        x = recurrent_layer(kind, hidden_units, pooling != "last")(x)
-        if pooling != "last":  # x: (批量大小, 时间步数, 隐藏单元数[×2])
-            pooled = []
-            if "mean" in pooling:
-                pooled.append(layers.GlobalAveragePooling1D(name="masked_mean_states")(x))
-            if "max" in pooling:
-                pooled.append(MaskedGlobalMaxPooling1D(name="masked_max_states")(x))
-            x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="pooled_states")(pooled)
-        # x: (批量大小, 隐藏单元数[×2])
+        x = _recurrent_encoder(x, kind, hidden_units, dropout, pooling, word_dropout)  # (批量大小, 隐藏[×2])
     x = layers.Dropout(dropout, name="dropout")(x)
     logits = layers.Dense(1, name="logit")(x)  # (批量大小, 1)
     return keras.Model(inputs, logits, name=kind)
+
+
+def _recurrent_encoder(x, kind: str, hidden_units: int, dropout: float, pooling: str, word_dropout: float):
+    """Word vectors (batch, time, dim) -> one vector per sentence (batch, units[×2]), from a recurrent layer."""
+    if word_dropout:  # one draw per word, shared by all its features: (批量大小, 时间步数, 1)
+        x = layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
+    x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = recurrent_layer(kind, hidden_units, pooling != "last")(x)
+    if pooling == "last":
+        return x  # (批量大小, 隐藏单元数[×2])
+    pooled = []  # x: (批量大小, 时间步数, 隐藏单元数[×2])
+    if "mean" in pooling:
+        pooled.append(layers.GlobalAveragePooling1D(name="masked_mean_states")(x))
+    if "max" in pooling:
+        pooled.append(MaskedGlobalMaxPooling1D(name="masked_max_states")(x))
+    return pooled[0] if len(pooled) == 1 else layers.Concatenate(name="pooled_states")(pooled)
 
 
 @keras.saving.register_keras_serializable(package="llmcourse")
@@ -151,6 +155,7 @@ class PositionEmbedding(layers.Layer):
 
     Self-attention by itself ignores word order; this layer tells the model where each
     token stands. Positions past `max_len - 1` share the last vector.
+    Taught in chapter 8.
     """
 
     def __init__(self, max_len: int = 512, **kwargs):
@@ -179,6 +184,7 @@ class TransformerEncoderBlock(layers.Layer):
 
     (batch, time, dim) -> (batch, time, dim). Padded positions (mask False) are never
     attended to, so extra padding does not change the real positions' outputs.
+    Taught in chapter 8.
     """
 
     def __init__(self, num_heads: int = 4, key_dim: int = 16, ff_units: int = 128, dropout: float = 0.1,
@@ -201,6 +207,7 @@ class TransformerEncoderBlock(layers.Layer):
         self.norm1.build(input_shape)
         self.norm2.build(input_shape)
 
+    # [start-encoder-block-call]
     def call(self, x, mask=None, training=None):
         # attention_mask (批量大小, 1, 时间步数): every query may look only at real (unpadded) keys
         attention_mask = None if mask is None else keras.ops.expand_dims(mask, 1)
@@ -208,6 +215,7 @@ class TransformerEncoderBlock(layers.Layer):
         x = self.norm1(x + self.drop(attended, training=training))
         transformed = self.ff_out(self.ff_hidden(x))
         return self.norm2(x + self.drop(transformed, training=training))
+    # [end-encoder-block-call]
 
     def compute_mask(self, inputs, mask=None):
         return mask
@@ -217,38 +225,21 @@ class TransformerEncoderBlock(layers.Layer):
                 "ff_units": self.ff_units, "dropout": self.rate}
 
 
-def build_transformer_classifier(
-    vocab_size: int,
-    embedding: int | np.ndarray = 100,
-    trainable_embeddings: bool = True,
-    hidden_units: int = 64,
-    dropout: float = 0.3,
-    pooling: str = "mean",
-    num_heads: int = 4,
-    num_layers: int = 1,
-    max_len: int = 512,
-) -> keras.Model:
-    """A small Transformer encoder classifier with a logit output (kind "transformer").
+def _transformer_encoder(x, hidden_units: int, dropout: float, num_heads: int = 4, num_layers: int = 1,
+                         max_len: int = 512):
+    """Word vectors (batch, time, dim) -> one vector per sentence (batch, dim), read by a Transformer encoder.
 
-    Token embeddings (optionally Word2Vec) + learned position embeddings, `num_layers`
-    encoder blocks with `num_heads` heads of size hidden_units // num_heads and a
-    feed-forward layer of 2 * hidden_units, then the mean over the real (unmasked)
-    positions. `dropout` applies to the embeddings and to the pooled vector (inside the
-    blocks it is 0.1). `pooling` is accepted for a uniform signature and ignored: the
-    pooling is always this masked mean.
+    Learned position embeddings, `num_layers` encoder blocks with `num_heads` heads of
+    size hidden_units // num_heads and a feed-forward layer of 2 * hidden_units, then the
+    mean over the real (unmasked) positions. `dropout` applies to the embeddings (inside
+    the blocks it is 0.1).
     """
-    del pooling
-    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
-    x = _embedding_block(inputs, vocab_size, embedding, trainable_embeddings)  # (批量大小, 时间步数, 维度)
     x = PositionEmbedding(max_len, name="position_embedding")(x)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(num_layers):
         x = TransformerEncoderBlock(num_heads, max(1, hidden_units // num_heads), 2 * hidden_units,
                                     dropout=0.1, name=f"encoder_{i + 1}")(x)
-    x = layers.GlobalAveragePooling1D(name="masked_mean_states")(x)  # (批量大小, 维度)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    logits = layers.Dense(1, name="logit")(x)  # (批量大小, 1)
-    return keras.Model(inputs, logits, name="transformer")
+    return layers.GlobalAveragePooling1D(name="masked_mean_states")(x)  # (批量大小, 维度)
 
 
 def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.Model:
@@ -257,6 +248,7 @@ def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.
     The members keep their trained weights (they are wrapped, not copied) and become
     sub-models "member_1", "member_2", ...; the result saves and loads like any
     classifier, in safe mode.
+    Taught in chapter 5.
     """
     if not members:
         raise ValueError("集成至少需要一个模型")
@@ -268,10 +260,13 @@ def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.
 
 
 def builder(kind: str, **kwargs) -> Callable[[], keras.Model]:
-    """A zero-argument function that builds the model (needed to build inside a tf.distribute scope)."""
+    """A zero-argument function that builds the model (needed to build inside a tf.distribute scope).
+
+    Taught in chapter 3.
+    """
     return lambda: build_classifier(kind, **kwargs)
 
 
 def count_parameters(model: keras.Model) -> int:
-    """Number of trainable and frozen weights."""
+    """Number of trainable and frozen weights. Taught in chapter 3."""
     return int(model.count_params())

@@ -3,7 +3,7 @@
 The model predicts the next character of a text from the `order - 1`
 characters before it. Every distribution it returns is proper: the
 probabilities over the vocabulary (the training characters, the end-of-text
-symbol `EOS` and the unknown symbol `UNK`) sum to 1, so perplexities are
+symbol `EOS_TOKEN` and the unknown symbol `UNK_TOKEN`) sum to 1, so perplexities are
 comparable with those of any other character model scored on the same text
 (chapter 6 scores an LSTM on the texts of `lm_splits`).
 
@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import collections
 import math
+import time
 from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
+
+from llmcourse import data
 
 # Readable names of the two special symbols (what the public methods accept and return).
-EOS = "</s>"  # end of text: predicted after the last character
-UNK = "<unk>"  # any character not seen in training
+EOS_TOKEN = "</s>"  # end of text: predicted after the last character
+UNK_TOKEN = "<unk>"  # any character not seen in training
 
 # Internal one-character codes, so that an n-gram is just a str slice.
 _BOS, _EOS, _UNK = "\x02", "\x03", "\x1a"
 _STRIP = str.maketrans("", "", _BOS + _EOS + _UNK)
-_TO_INTERNAL = {EOS: _EOS, UNK: _UNK}
-_TO_PUBLIC = {_EOS: EOS, _UNK: UNK}
+_TO_INTERNAL = {EOS_TOKEN: _EOS, UNK_TOKEN: _UNK}
+_TO_PUBLIC = {_EOS: EOS_TOKEN, _UNK: UNK_TOKEN}
 
 
 def _discount(count_of_counts: collections.Counter) -> float:
@@ -44,6 +48,7 @@ class CharNgramLM:
     order=1 is a unigram model, order=3 looks at the two previous characters.
     The beginning of a text is padded with `order - 1` start symbols, which are
     only ever conditioned on, never predicted.
+    Taught in chapter 2.
     """
 
     def __init__(self, order: int = 3):
@@ -61,7 +66,7 @@ class CharNgramLM:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, texts: Iterable[str]) -> "CharNgramLM":
-        """Count the n-grams of `texts` (each text ends with EOS) and set the discounts."""
+        """Count the n-grams of `texts` (each text ends with EOS_TOKEN) and set the discounts."""
         n = self.order
         pad = _BOS * (n - 1)
         texts = [t.translate(_STRIP) for t in texts]
@@ -118,7 +123,7 @@ class CharNgramLM:
         """Internal code of a public symbol or character (unseen characters -> _UNK)."""
         ch = _TO_INTERNAL.get(char, char)
         if len(ch) != 1:
-            raise ValueError(f"一次只能查询一个字符（或 {EOS!r}、{UNK!r}），得到 {char!r}")
+            raise ValueError(f"一次只能查询一个字符（或 {EOS_TOKEN!r}、{UNK_TOKEN!r}），得到 {char!r}")
         return ch if ch in self._index else _UNK
 
     def _history(self, context: str) -> str:
@@ -145,7 +150,7 @@ class CharNgramLM:
         return p
 
     def prob(self, char: str, context: str = "") -> float:
-        """P(char | context); `char` may be EOS or UNK, `context` is the text so far."""
+        """P(char | context); `char` may be EOS_TOKEN or UNK_TOKEN, `context` is the text so far."""
         self._check_fitted()
         return self._prob(self._symbol(char), self._history(context))
 
@@ -167,7 +172,7 @@ class CharNgramLM:
         return p
 
     def symbols(self) -> list[str]:
-        """The vocabulary in the order of `distribution()`, with EOS and UNK by their public names."""
+        """The vocabulary in the order of `distribution()`, with EOS_TOKEN and UNK_TOKEN by their public names."""
         return [_TO_PUBLIC.get(ch, ch) for ch in self.vocab]
 
     def next_char_distribution(self, context: str = "", k: int = 10) -> list[tuple[str, float]]:
@@ -178,7 +183,7 @@ class CharNgramLM:
 
     # ------------------------------------------------------------------ evaluation
     def log_prob(self, text: str) -> tuple[float, int]:
-        """Natural-log probability of `text` followed by EOS, and the number of symbols scored."""
+        """Natural-log probability of `text` followed by EOS_TOKEN, and the number of symbols scored."""
         self._check_fitted()
         text = text.translate(_STRIP)
         symbols = [ch if ch in self._index else _UNK for ch in text] + [_EOS]
@@ -201,7 +206,7 @@ class CharNgramLM:
         return -total / count
 
     def perplexity(self, texts: Sequence[str]) -> float:
-        """Per-character perplexity exp(cross-entropy), one EOS per text included."""
+        """Per-character perplexity exp(cross-entropy), one EOS_TOKEN per text included."""
         return math.exp(self.cross_entropy(texts))
 
     # ------------------------------------------------------------------ generation
@@ -212,10 +217,10 @@ class CharNgramLM:
         temperature: float = 1.0,
         seed: int | None = 0,
     ) -> str:
-        """Continue `prefix` by sampling up to `max_chars` characters (stops at EOS).
+        """Continue `prefix` by sampling up to `max_chars` characters (stops at EOS_TOKEN).
 
         temperature < 1 sharpens the distribution, > 1 flattens it, 0 takes the
-        most probable character every time. UNK is never sampled. The same seed
+        most probable character every time. UNK_TOKEN is never sampled. The same seed
         gives the same text.
         """
         self._check_fitted()
@@ -267,9 +272,47 @@ def lm_splits(seed: int = 42, max_reviews: int | None = None) -> tuple[list[str]
     The texts of the train and test parts of `data.split_dataset(load_reviews(), seed)`;
     with `max_reviews` a stratified sample of the corpus is split instead (quick profile).
     Every character-level language model in the book is scored on these held-out texts.
+    Taught in chapter 2.
     """
-    from llmcourse import data
-
     reviews = data.load_reviews().sample(max_reviews, seed=seed)
     parts = data.split_dataset(reviews, seed=seed)
     return list(parts.train.texts), list(parts.test.texts)
+
+
+def unseen_characters(lm: CharNgramLM, texts: Sequence[str]) -> tuple[int, int]:
+    """(characters of `texts` the model never saw in training, all characters). Taught in chapter 2."""
+    known = set(lm.symbols())
+    chars = "".join(texts)
+    return sum(ch not in known for ch in chars), len(chars)
+
+
+def next_char_table(lm: CharNgramLM, prefixes: Sequence[str], k: int = 5) -> pd.DataFrame:
+    """One row per prefix: the k most probable next characters with their probabilities. Taught in chapter 2."""
+    rows = [{"前缀": prefix, f"最可能的 {k} 个下一个字（概率）":
+             "　".join(f"{ch}（{p:.3f}）" for ch, p in lm.next_char_distribution(prefix, k=k))}
+            for prefix in prefixes]
+    return pd.DataFrame(rows)
+
+
+def compare_orders(train_texts: Sequence[str], heldout_texts: Sequence[str], orders: Sequence[int],
+                   fitted: CharNgramLM | None = None) -> pd.DataFrame:
+    """Fit one model per order and compare perplexities on training and held-out texts.
+
+    The training perplexity uses the first len(heldout_texts) training texts;
+    a `fitted` model of one of the orders is reused instead of refitted.
+    Columns: 阶数 n, 最高阶组合数, 训练集困惑度, 测试集困惑度, 用时 (seconds
+    to fit). Taught in chapter 2.
+    """
+    train_sample = train_texts[: len(heldout_texts)]
+    rows = []
+    for order in orders:
+        start = time.perf_counter()
+        model = fitted if fitted is not None and order == fitted.order else CharNgramLM(order=order).fit(train_texts)
+        seconds = time.perf_counter() - start
+        rows.append({"阶数 n": order, "最高阶组合数": model.num_ngrams()[-1],
+                     "训练集困惑度": model.perplexity(train_sample), "测试集困惑度": model.perplexity(heldout_texts),
+                     "用时": seconds})
+    frame = pd.DataFrame(rows)
+    frame.attrs["formats"] = {"最高阶组合数": "{:,d}", "训练集困惑度": "{:,.1f}", "测试集困惑度": "{:,.1f}",
+                              "用时": "{:.1f}"}
+    return frame

@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from llmcourse.config import import_tensorflow, set_seed
-from llmcourse.vectors import PAD, UNK
+from llmcourse.registry import PRETRAINABLE_KINDS
+from llmcourse.vectors import PAD_ID, UNK_ID
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
@@ -32,18 +33,15 @@ from keras import layers  # noqa: E402
 
 from llmcourse import models, training  # noqa: E402
 
-PRETRAINABLE_KINDS = ("rnn", "lstm", "gru", "bilstm")
 DIRECTIONS = ("forward", "backward")
 
 
 @dataclasses.dataclass
-class PretrainedEncoder:
-    """Embedding and recurrent weights learned as a language model, ready to start a classifier."""
+class PretrainingRecord:
+    """The figures of one pretraining run, without its weights: what tables and config files show."""
 
     kind: str
     hidden_units: int
-    embedding: np.ndarray  # (词表大小, 词向量维度)
-    recurrent_weights: list[np.ndarray]  # in the order of the classifier's recurrent layer
     loss: dict[str, list[float]]  # direction -> mean sampled-softmax loss per epoch
     heldout_perplexity: dict[str, list[float]]  # direction -> per-word perplexity after each epoch
     epoch_seconds: list[float]
@@ -52,9 +50,31 @@ class PretrainedEncoder:
     def seconds(self) -> float:
         return float(sum(self.epoch_seconds))
 
+    def summary(self) -> dict:
+        """Figures for a config file or a table, rounded."""
+        return {"epochs": len(self.epoch_seconds), "seconds": round(self.seconds, 1),
+                "loss": {d: [round(v, 4) for v in vals] for d, vals in self.loss.items()},
+                "heldout_perplexity": {d: [round(v, 2) for v in vals] for d, vals in self.heldout_perplexity.items()}}
+
+
+@dataclasses.dataclass
+class PretrainedEncoder(PretrainingRecord):
+    """Embedding and recurrent weights learned as a language model, ready to start a classifier.
+
+    Taught in chapter 5.
+    """
+
+    embedding: np.ndarray  # (词表大小, 词向量维度)
+    recurrent_weights: list[np.ndarray]  # in the order of the classifier's recurrent layer
+
     @property
     def layer_name(self) -> str:
         return models.recurrent_layer_name(self.kind)
+
+    def record(self) -> PretrainingRecord:
+        """The figures alone (what the trained-model cache keeps; the weights live on in the classifier)."""
+        return PretrainingRecord(self.kind, self.hidden_units, self.loss, self.heldout_perplexity,
+                                 self.epoch_seconds)
 
     def apply(self, model: keras.Model) -> keras.Model:
         """Copy the weights into a classifier built by `models.build_classifier` with the same kind and sizes."""
@@ -66,15 +86,106 @@ class PretrainedEncoder:
         model.get_layer(self.layer_name).set_weights(self.recurrent_weights)
         return model
 
-    def summary(self) -> dict:
-        """Figures for a config file or a table (no arrays)."""
-        return {"epochs": len(self.epoch_seconds), "seconds": round(self.seconds, 1),
-                "loss": {d: [round(v, 4) for v in vals] for d, vals in self.loss.items()},
-                "heldout_perplexity": {d: [round(v, 2) for v in vals] for d, vals in self.heldout_perplexity.items()}}
-
 
 def _directions(kind: str) -> tuple[str, ...]:
     return DIRECTIONS if kind == "bilstm" else DIRECTIONS[:1]
+
+
+def _joined_ids(ids: np.ndarray, extra_ids: np.ndarray | None) -> np.ndarray:
+    """The training ids with the extra text's ids below them, both right-padded to one width."""
+    ids = np.asarray(ids, dtype=np.int32)
+    if extra_ids is None or not len(extra_ids):
+        return ids
+    extra = np.asarray(extra_ids, dtype=np.int32)
+    width = max(ids.shape[1], extra.shape[1])
+    return np.concatenate([np.pad(ids, ((0, 0), (0, width - ids.shape[1]))),
+                           np.pad(extra, ((0, 0), (0, width - extra.shape[1])))])
+
+
+class _EncoderLanguageModel:
+    """Embedding + recurrent layer + one output projection per direction, trained with sampled softmax.
+
+    The output layer reuses the embedding matrix (weight tying): a projected state of
+    width 词向量维度 is scored against every word's vector.
+    """
+
+    def __init__(self, matrix: np.ndarray, kind: str, hidden_units: int, dropout: float, learning_rate: float,
+                 softmax_samples: int, seed: int, probe: np.ndarray):
+        self.vocab_size, dim = matrix.shape
+        self.hidden_units, self.seed = hidden_units, seed
+        self.directions = _directions(kind)
+        self.embed = layers.Embedding(self.vocab_size, dim, mask_zero=True, name="embedding")
+        self.embed.build((None, None))
+        self.embed.set_weights([matrix])
+        self.recurrent = models.recurrent_layer(kind, hidden_units, sequences=True)
+        self.drop = layers.Dropout(dropout)
+        self.projections = {d: layers.Dense(dim, name=f"{d}_projection") for d in self.directions}
+        self.biases = {d: tf.Variable(tf.zeros(self.vocab_size), name=f"{d}_bias") for d in self.directions}
+        probe = tf.constant(probe)  # build every layer once: (1, 2) ids
+        states = self.recurrent(self.embed(probe), mask=probe != PAD_ID)
+        for d in self.directions:
+            self.projections[d](states[..., :hidden_units])
+        self.variables = (self.embed.trainable_variables + self.recurrent.trainable_variables
+                          + [v for d in self.directions for v in self.projections[d].trainable_variables]
+                          + [self.biases[d] for d in self.directions])
+        self.optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
+        self.optimizer.build(self.variables)
+        self.samples = min(softmax_samples, self.vocab_size // 2)
+        spec = [tf.TensorSpec((None, None), tf.int32)]
+        self.train_step = tf.function(self._train_step, input_signature=spec, autograph=False)
+        self.heldout_step = tf.function(self._heldout_step, input_signature=spec, autograph=False)
+
+    def hidden_and_targets(self, x, training_mode: bool) -> dict:
+        """Per direction: projected states (词数, 词向量维度) and the word each must predict (词数,)."""
+        mask = x != PAD_ID
+        e = self.drop(self.embed(x), training=training_mode)  # (批量大小, 时间步数, 词向量维度)
+        h = self.drop(self.recurrent(e, mask=mask, training=training_mode),
+                      training=training_mode)  # (批量大小, 时间步数, 单元数[×2])
+        out = {}
+        for i, d in enumerate(self.directions):
+            part = h[..., i * self.hidden_units:(i + 1) * self.hidden_units]
+            if d == "forward":  # the state after word t predicts word t+1
+                states_d, targets = part[:, :-1], x[:, 1:]
+            else:  # the backward state at word t has read t..end and predicts word t-1
+                states_d, targets = part[:, 1:], x[:, :-1]
+            keep = targets > UNK_ID  # neither padding nor the unknown word
+            out[d] = (self.projections[d](tf.boolean_mask(states_d, keep)), tf.boolean_mask(targets, keep))
+        return out
+
+    def _train_step(self, x):
+        with tf.GradientTape() as tape:
+            losses = []
+            for d, (h, y) in self.hidden_and_targets(x, True).items():
+                losses.append(tf.reduce_mean(tf.nn.sampled_softmax_loss(
+                    self.embed.embeddings.value, self.biases[d], tf.reshape(tf.cast(y, tf.int64), (-1, 1)), h,
+                    num_sampled=self.samples, num_classes=self.vocab_size, seed=self.seed)))
+            total = tf.add_n(losses)
+        grads = tape.gradient(total, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return tf.stack(losses)  # (方向数,)
+
+    def _heldout_step(self, x):
+        sums = []
+        for d, (h, y) in self.hidden_and_targets(x, False).items():
+            logits = tf.matmul(h, self.embed.embeddings, transpose_b=True) + self.biases[d]  # (词数, 词表大小)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+            sums.append(tf.stack([tf.reduce_sum(nll), tf.cast(tf.size(y), tf.float32)]))
+        return tf.stack(sums)  # (方向数, 2): total negative log-likelihood and word count
+
+    def epoch(self, dataset) -> np.ndarray:
+        """One pass over the batches; the mean loss per direction."""
+        sums, batches = np.zeros(len(self.directions)), 0
+        for xb in dataset:  # a new seeded order of length-grouped batches every epoch
+            sums += self.train_step(xb).numpy()
+            batches += 1
+        return sums / max(batches, 1)
+
+    def perplexity(self, heldout_ids: np.ndarray) -> dict[str, float]:
+        """Per-word perplexity of each direction on held-out ids (full softmax)."""
+        totals = np.zeros((len(self.directions), 2))
+        for xb in training.make_dataset(heldout_ids, None, 16, shuffle=False):
+            totals += self.heldout_step(xb).numpy()
+        return {d: math.exp(totals[i, 0] / max(totals[i, 1], 1)) for i, d in enumerate(self.directions)}
 
 
 def pretrain_encoder(
@@ -101,107 +212,34 @@ def pretrain_encoder(
     extra_ids: optional padded ids of unlabelled text (e.g. People's Daily sentences encoded
     with the same vocabulary), read by the language model together with `ids`.
     Batches are grouped by length like the classifier's (`training.make_dataset`).
+    Taught in chapter 5.
     """
     if kind not in PRETRAINABLE_KINDS:
         raise ValueError(f"只有循环网络可以做语言模型预训练：可选 {', '.join(PRETRAINABLE_KINDS)}，得到 {kind!r}")
     if epochs < 1:
         raise ValueError("预训练轮数至少为 1")
-    ids = np.asarray(ids, dtype=np.int32)
-    if extra_ids is not None and len(extra_ids):
-        extra = np.asarray(extra_ids, dtype=np.int32)
-        width = max(ids.shape[1], extra.shape[1])
-        ids = np.concatenate([np.pad(ids, ((0, 0), (0, width - ids.shape[1]))),
-                              np.pad(extra, ((0, 0), (0, width - extra.shape[1])))])
-    matrix = np.asarray(embedding, dtype=np.float32)
-    vocab_size, dim = matrix.shape
+    ids = _joined_ids(ids, extra_ids)
     set_seed(seed, tensorflow=True)
-    directions = _directions(kind)
-
-    embed = layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
-    embed.build((None, None))
-    embed.set_weights([matrix])
-    recurrent = models.recurrent_layer(kind, hidden_units, sequences=True)
-    drop = layers.Dropout(dropout)
-    projections = {d: layers.Dense(dim, name=f"{d}_projection") for d in directions}
-    biases = {d: tf.Variable(tf.zeros(vocab_size), name=f"{d}_bias") for d in directions}
-    probe = tf.constant(ids[:1, :2])
-    states = recurrent(embed(probe), mask=probe != PAD)
-    for d in directions:
-        projections[d](states[..., :hidden_units])
-    variables = (embed.trainable_variables + recurrent.trainable_variables
-                 + [v for d in directions for v in projections[d].trainable_variables]
-                 + [biases[d] for d in directions])
-    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
-    optimizer.build(variables)
-    samples = min(softmax_samples, vocab_size // 2)
-
-    def hidden_and_targets(x, training_mode: bool):
-        """Per direction: projected states (词数, 词向量维度) and the word each must predict (词数,)."""
-        mask = x != PAD
-        e = drop(embed(x), training=training_mode)  # (批量大小, 时间步数, 词向量维度)
-        h = drop(recurrent(e, mask=mask, training=training_mode), training=training_mode)  # (批量, 时间步, 单元数[×2])
-        out = {}
-        for i, d in enumerate(directions):
-            part = h[..., i * hidden_units:(i + 1) * hidden_units]
-            if d == "forward":  # the state after word t predicts word t+1
-                states_d, targets = part[:, :-1], x[:, 1:]
-            else:  # the backward state at word t has read t..end and predicts word t-1
-                states_d, targets = part[:, 1:], x[:, :-1]
-            keep = targets > UNK  # neither padding nor the unknown word
-            out[d] = (projections[d](tf.boolean_mask(states_d, keep)), tf.boolean_mask(targets, keep))
-        return out
-
-    spec = [tf.TensorSpec((None, None), tf.int32)]
-
-    @tf.function(input_signature=spec, autograph=False)
-    def train_step(x):
-        with tf.GradientTape() as tape:
-            losses = []
-            for d, (h, y) in hidden_and_targets(x, True).items():
-                losses.append(tf.reduce_mean(tf.nn.sampled_softmax_loss(
-                    embed.embeddings.value, biases[d], tf.reshape(tf.cast(y, tf.int64), (-1, 1)), h,
-                    num_sampled=samples, num_classes=vocab_size, seed=seed)))
-            total = tf.add_n(losses)
-        grads = tape.gradient(total, variables)
-        optimizer.apply_gradients(zip(grads, variables))
-        return tf.stack(losses)
-
-    @tf.function(input_signature=spec, autograph=False)
-    def heldout_step(x):
-        sums = []
-        for d, (h, y) in hidden_and_targets(x, False).items():
-            logits = tf.matmul(h, embed.embeddings, transpose_b=True) + biases[d]  # (词数, 词表大小)
-            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
-            sums.append(tf.stack([tf.reduce_sum(nll), tf.cast(tf.size(y), tf.float32)]))
-        return tf.stack(sums)  # (方向数, 2): total negative log-likelihood and word count
-
-    def perplexity() -> dict[str, float]:
-        totals = np.zeros((len(directions), 2))
-        for xb in training.make_dataset(heldout_ids, None, 16, shuffle=False):
-            totals += heldout_step(xb).numpy()
-        return {d: math.exp(totals[i, 0] / max(totals[i, 1], 1)) for i, d in enumerate(directions)}
-
+    lm = _EncoderLanguageModel(np.asarray(embedding, dtype=np.float32), kind, hidden_units, dropout,
+                               learning_rate, softmax_samples, seed, ids[:1, :2])
     dataset = training.make_dataset(ids, None, batch_size, shuffle=True, seed=seed)
-    loss = {d: [] for d in directions}
-    heldout = {d: [] for d in directions}
+    loss = {d: [] for d in lm.directions}
+    heldout = {d: [] for d in lm.directions}
     seconds = []
-    names = [f"{d}_{m}" for d in directions for m in ("loss", "ppl")]
+    names = [f"{d}_{m}" for d in lm.directions for m in ("loss", "ppl")]
     progress = keras.utils.Progbar(epochs, stateful_metrics=names, unit_name="轮") if verbose else None
     for epoch in range(epochs):
         start = time.perf_counter()
-        sums, batches = np.zeros(len(directions)), 0
-        for xb in dataset:  # a new seeded order of length-grouped batches every epoch
-            sums += train_step(xb).numpy()
-            batches += 1
+        mean_loss = lm.epoch(dataset)
         seconds.append(time.perf_counter() - start)
-        for i, d in enumerate(directions):
-            loss[d].append(float(sums[i] / max(batches, 1)))
+        for i, d in enumerate(lm.directions):
+            loss[d].append(float(mean_loss[i]))
         if heldout_ids is not None and len(heldout_ids):
-            for d, value in perplexity().items():
+            for d, value in lm.perplexity(heldout_ids).items():
                 heldout[d].append(value)
         if progress is not None:
-            values = [(f"{d}_loss", loss[d][-1]) for d in directions]
-            values += [(f"{d}_ppl", heldout[d][-1]) for d in directions if heldout[d]]
+            values = [(f"{d}_loss", loss[d][-1]) for d in lm.directions]
+            values += [(f"{d}_ppl", heldout[d][-1]) for d in lm.directions if heldout[d]]
             progress.update(epoch + 1, values=values, finalize=epoch + 1 == epochs)
-    return PretrainedEncoder(kind, hidden_units, embed.get_weights()[0], recurrent.get_weights(), loss,
-                             heldout, seconds)
+    return PretrainedEncoder(kind, hidden_units, loss, heldout, seconds, lm.embed.get_weights()[0],
+                             lm.recurrent.get_weights())

@@ -24,13 +24,25 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from llmcourse.config import import_tensorflow
+
 LSTM_GATES = ("i", "f", "c", "o")  # order of the four blocks in Keras' fused LSTM weights
 LSTM_GATE_NAMES = {"i": "输入门 i", "f": "遗忘门 f", "c": "候选记忆 c̃", "o": "输出门 o"}
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic function 1 / (1 + e^(-z)), without overflow for large |z|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))
+    """The logistic function 1 / (1 + e^(-z)), elementwise, in the dtype of `z`: a logit's probability.
+
+    For very negative z, e^(-z) overflows to infinity (float32: below about -88) and
+    1 / (1 + inf) is exactly the limit 0, so that overflow (and the underflow of tiny
+    results) is expected and not reported; +inf and -inf give 1 and 0. (The form
+    0.5 * (1 + tanh(z / 2)) cannot overflow either, but rounds every z from about -20
+    down (float32; -38 in float64) to 0.) The one sigmoid of the package: `training` uses it too.
+    Taught in chapter 4.
+    """
+    z = np.asarray(z)
+    with np.errstate(over="ignore", under="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def _check_inputs(x, kernel, recurrent_kernel, bias, blocks: int, mask):
@@ -58,7 +70,7 @@ def _check_inputs(x, kernel, recurrent_kernel, bias, blocks: int, mask):
 
 # --------------------------------------------------------------------------- SimpleRNN
 def simple_rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias):
-    """One step h_t = tanh(x_t W_x + h_{t-1} W_h + b): x_t (B, d), h_prev (B, n) -> (B, n)."""
+    """One step h_t = tanh(x_t W_x + h_{t-1} W_h + b): x_t (B, d), h_prev (B, n) -> (B, n). Taught in chapter 4."""
     return np.tanh(x_t @ kernel + h_prev @ recurrent_kernel + bias)
 
 
@@ -69,6 +81,7 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask=None, initial_sta
     mask: (B, T) booleans or None; initial_state: (B, n) or None (zeros).
     Returns (outputs, h_T): outputs (B, T, n) are the outputs at every step,
     h_T (B, n) the final state.
+    Taught in chapter 4.
     """
     x, kernel, recurrent_kernel, bias, mask, n = _check_inputs(x, kernel, recurrent_kernel, bias, 1, mask)
     batch, steps, _ = x.shape
@@ -84,12 +97,13 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask=None, initial_sta
 
 # --------------------------------------------------------------------------- LSTM
 def split_gates(weights) -> dict[str, np.ndarray]:
-    """Cut a fused LSTM weight (..., 4n) into its four blocks {i, f, c, o}, each (..., n)."""
+    """Cut a fused LSTM weight (..., 4n) into its four blocks {i, f, c, o}, each (..., n). Taught in chapter 4."""
     weights = np.asarray(weights)
     n = weights.shape[-1] // 4
     return {g: weights[..., k * n : (k + 1) * n] for k, g in enumerate(LSTM_GATES)}
 
 
+# [start-lstm-step]
 def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
     """One LSTM step. x_t (B, d), h_prev and c_prev (B, n).
 
@@ -98,16 +112,19 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
         i = σ(x W_i + h U_i + b_i)      f = σ(x W_f + h U_f + b_f)
         c̃ = tanh(x W_c + h U_c + b_c)   o = σ(x W_o + h U_o + b_o)
         c_t = f ⊙ c_{t-1} + i ⊙ c̃       h_t = o ⊙ tanh(c_t)
+
+    Taught in chapter 4.
     """
     z = split_gates(x_t @ kernel + h_prev @ recurrent_kernel + bias)  # 每块 (B, n)
     gates = {"i": sigmoid(z["i"]), "f": sigmoid(z["f"]), "c": np.tanh(z["c"]), "o": sigmoid(z["o"])}
     c_t = gates["f"] * c_prev + gates["i"] * gates["c"]
     h_t = gates["o"] * np.tanh(c_t)
     return h_t, c_t, gates
+# [end-lstm-step]
 
 
 class LSTMResult(NamedTuple):
-    """What `lstm_forward` returns."""
+    """What `lstm_forward` returns. Taught in chapter 4."""
 
     outputs: np.ndarray  # (B, T, n) the output h_t at every step
     final_state: tuple[np.ndarray, np.ndarray]  # (h_T, c_T), each (B, n)
@@ -120,6 +137,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, mask=None, initial_state=Non
     x: (B, T, d); kernel: (d, 4n); recurrent_kernel: (n, 4n); bias: (4n,) or None;
     mask: (B, T) booleans or None; initial_state: (h_0, c_0), each (B, n), or None.
     Returns LSTMResult(outputs (B, T, n), (h_T, c_T), gates or None).
+    Taught in chapter 4.
     """
     x, kernel, recurrent_kernel, bias, mask, n = _check_inputs(x, kernel, recurrent_kernel, bias, 4, mask)
     batch, steps, _ = x.shape
@@ -140,12 +158,30 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, mask=None, initial_state=Non
     return LSTMResult(outputs, (h, c), gate_values)
 
 
+def step_contributions(x, kernel, recurrent_kernel, bias, output_weights) -> np.ndarray:
+    """Each step's share w·h_t / T of the logit of a classifier that averages the LSTM's outputs.
+
+    Such a classifier computes logit = b + w·(h_1 + ... + h_T) / T, so the logit is
+    exactly the output bias b plus the sum of these shares. x: (B, T, d), every step
+    real (no padding); kernel, recurrent_kernel, bias as in `lstm_forward`;
+    output_weights: (n,) the output layer's weight of every hidden unit.
+    Returns (B, T): the share of the hidden state after each word.
+    Taught in chapter 4.
+    """
+    outputs = lstm_forward(x, kernel, recurrent_kernel, bias).outputs  # (B, T, n)
+    weights = np.asarray(output_weights, dtype=np.float64)
+    if weights.shape != (outputs.shape[2],):
+        raise ValueError(f"output_weights 的形状应为 ({outputs.shape[2]},)，实际为 {weights.shape}")
+    return outputs @ weights / outputs.shape[1]  # (B, T)
+
+
 # --------------------------------------------------------------------------- Keras layers
 def layer_weights(layer) -> dict[str, np.ndarray]:
     """kernel, recurrent_kernel and bias of a built Keras SimpleRNN or LSTM layer.
 
     Refuses layers whose activations differ from the defaults the reference
     implements (tanh, and sigmoid for the LSTM gates).
+    Taught in chapter 4.
     """
     cfg = layer.get_config()
     kind = type(layer).__name__
@@ -163,17 +199,17 @@ def layer_weights(layer) -> dict[str, np.ndarray]:
 
 
 def simple_rnn_from_layer(layer, x, mask=None):
-    """simple_rnn_forward with the weights of a Keras SimpleRNN layer; returns (outputs, h_T)."""
+    """simple_rnn_forward with the weights of a Keras SimpleRNN layer; returns (outputs, h_T). Taught in chapter 4."""
     return simple_rnn_forward(x, mask=mask, **layer_weights(layer))
 
 
 def lstm_from_layer(layer, x, mask=None, return_gates=False) -> LSTMResult:
-    """lstm_forward with the weights of a Keras LSTM layer."""
+    """lstm_forward with the weights of a Keras LSTM layer. Taught in chapter 4."""
     return lstm_forward(x, mask=mask, return_gates=return_gates, **layer_weights(layer))
 
 
 def max_abs_difference(a, b) -> float:
-    """Largest absolute elementwise difference between two arrays of the same shape."""
+    """Largest absolute elementwise difference between two arrays of the same shape. Taught in chapter 4."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"形状不同：{a.shape} 与 {b.shape}")
@@ -185,10 +221,9 @@ def compare_with_keras(layer, x, mask=None) -> float:
 
     The layer is called with return_sequences as configured; both outputs are
     compared over all steps (or only the last when return_sequences=False).
+    Taught in chapter 4.
     """
-    from llmcourse.config import import_tensorflow
-
-    tf = import_tensorflow()
+    tf = import_tensorflow()  # deferred: the NumPy functions above do not need TensorFlow
     x32 = np.asarray(x, dtype=np.float32)
     keras_out = layer(tf.constant(x32), mask=None if mask is None else tf.constant(np.asarray(mask, bool)))
     if isinstance(keras_out, (list, tuple)):  # return_state=True
@@ -211,10 +246,9 @@ def input_gradient_norms(layer, x) -> np.ndarray:
     tf.GradientTape; its Euclidean norm over d is averaged over the batch.
     Returns an array of length T whose element k belongs to the input k steps
     before the last one (k = T - 1 - t; k = 0 is the last step itself).
+    Taught in chapter 4.
     """
-    from llmcourse.config import import_tensorflow
-
-    tf = import_tensorflow()
+    tf = import_tensorflow()  # deferred: the NumPy functions above do not need TensorFlow
     inputs = tf.constant(np.asarray(x, dtype=np.float32))
     with tf.GradientTape() as tape:
         tape.watch(inputs)
@@ -245,12 +279,10 @@ def gradient_vs_distance(
     shape (batch_size, length, input_dim). forget_bias (LSTM only) replaces
     the forget-gate bias, 1.0 in Keras' default initialisation. Returns an
     array of length `length`.
+    Taught in chapter 4.
     """
-    import keras
-
-    from llmcourse.config import import_tensorflow
-
-    import_tensorflow()
+    import_tensorflow()  # deferred: the NumPy functions above do not need TensorFlow
+    import keras  # deferred: after TensorFlow, quietly imported, and only here
     layer_class = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM}.get(kind)
     if layer_class is None:
         raise ValueError(f"kind 只能是 'rnn' 或 'lstm'，收到 {kind!r}")

@@ -1,37 +1,43 @@
 """Chinese text processing: normalisation, jieba segmentation, stopwords.
 
 Segmenting 17,000 reviews takes jieba several seconds, so `segment_corpus`
-keeps an on-disk cache keyed by the texts, the jieba version and every
-setting that changes the result; a notebook run twice segments once.
+keeps its results in the course's cache (`llmcourse.cache`), keyed by the texts,
+the jieba version, every setting that changes the result and this module's code;
+a notebook run twice segments once. Taught in chapter 3.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import gzip
 import hashlib
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import jieba
+import numpy as np
+import pandas as pd
+import stopwordsiso
+from tqdm.auto import tqdm
+
+from llmcourse import cache, data
 
 jieba.setLogLevel(logging.WARNING)  # jieba prints "Building prefix dict..." otherwise
 
-# Negation and degree words: removing them turns "不喜欢" into "喜欢".
-SENTIMENT_KEEP_WORDS = frozenset(
-    "不 没 没有 无 非 未 别 不是 不要 不会 不能 很 非常 太 最 但是 却".split()
-)
+# Negation words flip a review's meaning: removing them turns "不喜欢" into "喜欢".
+NEGATION_WORDS = frozenset("不 没 没有 无 非 未 别 不是 不要 不会 不能".split())
+# Words kept out of every stopword list for sentiment: the negations, degree words and contrasts.
+SENTIMENT_KEEP_WORDS = NEGATION_WORDS | frozenset("很 非常 太 最 但是 却".split())
 
 SEGMENT_MODES = ("accurate", "full", "search")
-_SPACE_RUN = re.compile(r"\s+")
 
 
 def to_halfwidth(text: str) -> str:
-    """Map full-width ASCII forms (ＡＢＣ１２３，！) and the ideographic space to half-width."""
+    """Map full-width ASCII forms (ＡＢＣ１２３，！) and the ideographic space to half-width. Taught in chapter 3."""
     out = []
     for ch in text:
         code = ord(ch)
@@ -45,8 +51,8 @@ def to_halfwidth(text: str) -> str:
 
 
 def normalize_text(text: str, lowercase: bool = True) -> str:
-    """Half-width forms, collapsed whitespace and (by default) lower-case Latin letters."""
-    text = _SPACE_RUN.sub(" ", to_halfwidth(text)).strip()
+    """Half-width forms, collapsed whitespace and (by default) lower-case Latin letters. Taught in chapter 3."""
+    text = data.normalize_whitespace(to_halfwidth(text))
     return text.lower() if lowercase else text
 
 
@@ -54,6 +60,7 @@ class Segmenter:
     """A jieba tokenizer of its own (a user dictionary here leaves jieba's global one alone).
 
     mode: "accurate" (jieba.cut), "full" (cut_all=True) or "search" (cut_for_search).
+    Taught in chapter 3.
     """
 
     def __init__(
@@ -118,7 +125,7 @@ _DEFAULT_SEGMENTER: Segmenter | None = None
 
 
 def default_segmenter() -> Segmenter:
-    """The shared accurate-mode segmenter (its dictionary is loaded once per process)."""
+    """The shared accurate-mode segmenter (its dictionary is loaded once per process). Taught in chapter 3."""
     global _DEFAULT_SEGMENTER
     if _DEFAULT_SEGMENTER is None:
         _DEFAULT_SEGMENTER = Segmenter()
@@ -126,22 +133,18 @@ def default_segmenter() -> Segmenter:
 
 
 def segment(text: str, segmenter: Segmenter | None = None) -> list[str]:
-    """Words of one text, with the default segmenter unless one is given."""
+    """Words of one text, with the default segmenter unless one is given. Taught in chapter 3."""
     return (segmenter or default_segmenter()).cut(text)
 
 
-def cache_dir() -> Path:
-    """Where segmented corpora are cached: $LLMCOURSE_CACHE_DIR or ~/.cache/llmcourse."""
-    root = os.environ.get("LLMCOURSE_CACHE_DIR") or Path.home() / ".cache" / "llmcourse"
-    return Path(root)
+def _write_tokens(tokens: list[list[str]], folder: Path) -> None:
+    with gzip.open(folder / "tokens.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump(tokens, handle, ensure_ascii=False)
 
 
-def _cache_key(texts: Sequence[str], segmenter: Segmenter) -> str:
-    digest = hashlib.sha256(segmenter.fingerprint().encode("utf-8"))
-    for text in texts:
-        digest.update(text.encode("utf-8"))
-        digest.update(b"\x00")
-    return digest.hexdigest()[:32]
+def _read_tokens(folder: Path) -> list[list[str]]:
+    with gzip.open(folder / "tokens.json.gz", "rt", encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def segment_corpus(
@@ -151,28 +154,23 @@ def segment_corpus(
     directory: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> list[list[str]]:
-    """Segment many texts, reading from / writing to the on-disk cache.
+    """Segment many texts, reading from / writing to the course's cache.
 
-    The cache file is named after a hash of the texts, the jieba version and the
-    segmenter's settings, so a changed text or setting never reuses old tokens.
+    The entry's key hashes the texts, the jieba version, the segmenter's settings and
+    this module's code, so a changed text, setting or function never reuses old tokens.
+    directory: a cache root of its own (default `cache.cache_dir()`). Taught in chapter 3.
     """
     segmenter = segmenter or default_segmenter()
-    path = Path(directory or cache_dir()) / f"segments-{_cache_key(texts, segmenter)}.json.gz"
-    if use_cache and path.is_file():
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return json.load(handle)
-    items: Iterable[str] = texts
-    if progress and len(texts) > 2000:
-        from tqdm.auto import tqdm
+    texts = list(texts)
 
-        items = tqdm(texts, desc="jieba 分词", unit="条")
-    tokens = [segmenter.cut(text) for text in items]
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with gzip.open(tmp, "wt", encoding="utf-8") as handle:
-            json.dump(tokens, handle, ensure_ascii=False)
-        os.replace(tmp, path)  # atomic: a parallel reader never sees half a file
+    def compute() -> list[list[str]]:
+        items: Iterable[str] = texts
+        if progress and len(texts) > 2000:
+            items = tqdm(texts, desc="jieba 分词", unit="条")
+        return [segmenter.cut(t) for t in items]
+
+    key = cache.make_key(__name__, segmenter.fingerprint(), texts)
+    tokens, _ = cache.cached("segments", key, compute, _write_tokens, _read_tokens, directory, enabled=use_cache)
     return tokens
 
 
@@ -185,15 +183,14 @@ def load_stopwords(
     By default negation and degree words (不, 没有, 很, 非常, 但是 ...) are kept
     out of the list because they carry the sentiment; pass `keep=()` for the
     raw list.
+    Taught in chapter 3.
     """
-    import stopwordsiso
-
     words = set(stopwordsiso.stopwords("zh"))
     return frozenset((words - set(keep)) | set(extra))
 
 
 def remove_stopwords(tokens: Sequence[str], stopwords: frozenset[str] | set[str]) -> list[str]:
-    """The tokens that are not stopwords, in order."""
+    """The tokens that are not stopwords, in order. Taught in chapter 3."""
     return [t for t in tokens if t not in stopwords]
 
 
@@ -204,7 +201,7 @@ def tokenize_corpus(
     use_cache: bool = True,
     progress: bool = True,
 ) -> list[list[str]]:
-    """Segment (cached) then drop stopwords: the token lists the vectors module needs."""
+    """Segment (cached) then drop stopwords: the token lists the vectors module needs. Taught in chapter 3."""
     segmented = segment_corpus(texts, segmenter, use_cache=use_cache, progress=progress)
     if not stopwords:
         return segmented
@@ -213,7 +210,7 @@ def tokenize_corpus(
 
 # --------------------------------------------------------------------------- segmentation quality
 def word_spans(words: Sequence[str]) -> set[tuple[int, int]]:
-    """(start, end) character offsets of every word of one segmented sentence."""
+    """(start, end) character offsets of every word of one segmented sentence. Taught in chapter 3."""
     spans, start = set(), 0
     for word in words:
         spans.add((start, start + len(word)))
@@ -237,6 +234,7 @@ class SegmentationScores:
     Word level (the SIGHAN bakeoff measure): a predicted word is right when both
     of its ends match a gold word. Boundary level: each cut point inside a
     sentence is a decision; sentence starts and ends are not counted.
+    Taught in chapter 3.
     """
 
     precision: float
@@ -265,6 +263,7 @@ def segmentation_scores(
     of word lists) covering the same characters, sentence by sentence; only the
     character counts must agree, so a normalised (half-width) copy can be
     compared with the original. Counts are pooled over all sentences.
+    Taught in chapter 3.
     """
     if predicted and isinstance(predicted[0], str):
         predicted = [predicted]
@@ -293,10 +292,73 @@ def segmentation_scores(
                               n_pred, n_gold, len(gold))
 
 
-# --------------------------------------------------------------------------- negation probes
-# The negation words among SENTIMENT_KEEP_WORDS (the degree words and 但是/却 left out).
-NEGATION_WORDS = frozenset("不 没 没有 无 非 未 别 不是 不要 不会 不能".split())
+def segmentation_differences(
+    predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]
+) -> tuple[collections.Counter, collections.Counter]:
+    """(missed, extra): Counters of gold words the segmentation did not produce, and of its words not in gold.
 
+    Sentences are compared span by span, as in `segmentation_scores`. Taught in chapter 3.
+    """
+    missed, extra = collections.Counter(), collections.Counter()
+    for pred_words, gold_words in zip(predicted, gold):
+        sentence = "".join(gold_words)
+        pred_spans, gold_spans = word_spans(pred_words), word_spans(gold_words)
+        missed.update(sentence[a:b] for a, b in gold_spans - pred_spans)
+        extra.update(sentence[a:b] for a, b in pred_spans - gold_spans)
+    return missed, extra
+
+
+def segmentation_difference_table(
+    predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], k: int = 10
+) -> pd.DataFrame:
+    """The k most frequent missed gold words and extra predicted words side by side, with their counts.
+
+    Taught in chapter 3.
+    """
+    missed, extra = segmentation_differences(predicted, gold)
+    rows = [{"名次": rank, "jieba 没切出的人工词（次数）": f"{m_word}（{m_n:,d}）",
+             "jieba 多切出的词（次数）": f"{e_word}（{e_n:,d}）"}
+            for rank, ((m_word, m_n), (e_word, e_n)) in enumerate(zip(missed.most_common(k), extra.most_common(k)), 1)]
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- words and labels
+def contains_any(token_lists: Sequence[Sequence[str]], words: Iterable[str]) -> np.ndarray:
+    """Boolean array: does each token list contain at least one of `words`? Taught in chapter 3."""
+    words = frozenset(words)
+    return np.array([any(w in words for w in tokens) for tokens in token_lists], dtype=bool)
+
+
+def stopword_changes(texts: Sequence[str], stopwords_a: Iterable[str], stopwords_b: Iterable[str]) -> int:
+    """How many texts end up with different tokens under the two stopword lists. Taught in chapter 3."""
+    a, b = frozenset(stopwords_a), frozenset(stopwords_b)
+    return sum(remove_stopwords(tokens, a) != remove_stopwords(tokens, b) for tokens in map(segment, texts))
+
+
+def word_label_table(token_lists: Sequence[Sequence[str]], labels: Sequence[int], words: Iterable[str],
+                     by_count: bool = False) -> pd.DataFrame:
+    """For each word: how many token lists contain it and the positive share among them.
+
+    With `by_count`, words are sorted by that number (ties by the word) and
+    absent words are left out; otherwise the order of `words` is kept and an
+    absent word has no share. Taught in chapters 2 and 3.
+    """
+    token_sets = [set(tokens) for tokens in token_lists]
+    labels = np.asarray(labels)
+    rows = []
+    for word in words:
+        has_word = np.array([word in ts for ts in token_sets], dtype=bool)
+        share = labels[has_word].mean() if has_word.any() else float("nan")
+        rows.append({"词": word, "含这个词的训练评论": int(has_word.sum()), "其中正面评论的比例": share})
+    frame = pd.DataFrame(rows)
+    if by_count:
+        frame = frame[frame["含这个词的训练评论"] > 0]
+        frame = frame.sort_values(["含这个词的训练评论", "词"], ascending=[False, True], ignore_index=True)
+    frame.attrs["formats"] = {"含这个词的训练评论": "{:,d}", "其中正面评论的比例": "{:.1%}"}
+    return frame
+
+
+# --------------------------------------------------------------------------- negation probes
 # Short review sentences whose polarity hangs on a negation, written for the course (chapter 3):
 # a negated praise is negative (0), a negated complaint is positive (1); 18 of each, hotel, book and
 # computer reviews. In every one jieba leaves the negation as a word of its own, so removing
@@ -342,7 +404,54 @@ NEGATION_PROBES: tuple[tuple[str, int], ...] = (
 
 
 def negation_probes():
-    """NEGATION_PROBES as `data.LabeledTexts` (texts and 0/1 labels), ready for `evaluation.evaluate`."""
-    from llmcourse import data
+    """NEGATION_PROBES as `data.LabeledTexts` (texts and 0/1 labels), ready for `evaluation.evaluate`.
 
+    Taught in chapter 3.
+    """
     return data.LabeledTexts([t for t, _ in NEGATION_PROBES], [label for _, label in NEGATION_PROBES])
+
+
+def _accuracy_row(name: str, run: tuple, test_labels: np.ndarray, has_negation: np.ndarray,
+                  probe_labels: np.ndarray) -> dict:
+    val_acc, test_probs, probe_probs, seconds = run
+    correct = (np.asarray(test_probs) >= 0.5) == (test_labels == 1)
+    probe_correct = (np.asarray(probe_probs) >= 0.5) == (probe_labels == 1)
+    return {"设置": name, "验证集": val_acc, "测试集": correct.mean(),
+            f"含否定词的测试评论（{has_negation.sum():,d} 条）": correct[has_negation].mean(),
+            f"不含否定词的测试评论（{(~has_negation).sum():,d} 条）": correct[~has_negation].mean(),
+            f"探针句：全部 {len(probe_labels)} 条": probe_correct.mean(),
+            f"探针句：负面 {(probe_labels == 0).sum()} 条": probe_correct[probe_labels == 0].mean(),
+            f"探针句：正面 {(probe_labels == 1).sum()} 条": probe_correct[probe_labels == 1].mean(),
+            "每轮秒数": seconds}
+
+
+def negation_accuracy_table(results: dict[str, tuple], test_labels: Sequence[int], has_negation: Sequence[bool],
+                            probe_labels: Sequence[int]) -> pd.DataFrame:
+    """Accuracy of each model overall, on test reviews with and without a negation, and on the probes.
+
+    `results` maps a name to (validation accuracy, test probabilities, probe
+    probabilities, seconds per epoch); probabilities of at least 0.5 mean
+    positive. Taught in chapter 3.
+    """
+    test_labels, probe_labels = np.asarray(test_labels), np.asarray(probe_labels)
+    has_negation = np.asarray(has_negation, dtype=bool)
+    frame = pd.DataFrame([_accuracy_row(name, run, test_labels, has_negation, probe_labels)
+                          for name, run in results.items()])
+    frame.attrs["formats"] = {**{column: "{:.4f}" for column in frame.columns[1:-1]}, "每轮秒数": "{:.1f}"}
+    return frame
+
+
+def probe_table(probe_probabilities: dict[str, Sequence[float]]) -> pd.DataFrame:
+    """Each probe sentence, its label and every model's positive probability, marked ✗ when wrong.
+
+    `probe_probabilities` maps a model name to probabilities in the order of
+    NEGATION_PROBES. Taught in chapter 3.
+    """
+    rows = []
+    for i, (probe, label) in enumerate(NEGATION_PROBES):
+        row = {"探针句": probe, "标签": data.LABEL_NAMES[label]}
+        for name, probs in probe_probabilities.items():
+            p = probs[i]
+            row[name] = f"{p:.2f}{'' if (p >= 0.5) == (label == 1) else ' ✗'}"
+        rows.append(row)
+    return pd.DataFrame(rows)

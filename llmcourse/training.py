@@ -10,6 +10,7 @@ keeps masks right-padded for cuDNN and wastes far less work on padding.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -19,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from llmcourse.config import import_tensorflow, set_seed
+from llmcourse.reference import sigmoid
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
@@ -29,7 +31,7 @@ BATCHING_MODES = ("bucket", "fixed")
 
 # --------------------------------------------------------------------------- input pipeline
 def sequence_lengths(ids: np.ndarray) -> np.ndarray:
-    """Real (non-padding) length of each right-padded row, shape (n,)."""
+    """Real (non-padding) length of each right-padded row, shape (n,). Taught in chapter 3."""
     return (np.asarray(ids) != 0).sum(axis=1)
 
 
@@ -41,6 +43,7 @@ def length_grouped_batches(
     With an rng (training): shuffle, sort pools of `pool_batches` batches by
     length, cut them into batches, shuffle the batch order. Without (inference):
     sort everything by length.
+    Taught in chapter 3.
     """
     n = len(lengths)
     if rng is None:
@@ -70,6 +73,7 @@ def make_dataset(
     batching="bucket": per-batch padding of length-grouped batches, ids of shape
     (batch, longest in batch). batching="fixed": every batch keeps the full
     padded width, ids of shape (batch, max_len).
+    Taught in chapter 3.
     """
     if batching not in BATCHING_MODES:
         raise ValueError(f"未知的分批方式 {batching!r}：可选 {', '.join(BATCHING_MODES)}")
@@ -106,6 +110,7 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     about 9 seconds for that thread, which nearly doubled a 10-second BiLSTM
     epoch (benchmarks/iterator_stall.py). Our pipelines have nothing for it to
     tune: one generator and a fixed prefetch of two batches.
+    Taught in chapter 3.
     """
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -114,23 +119,27 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 # --------------------------------------------------------------------------- compile helpers
 def loss_function() -> keras.losses.Loss:
-    """Binary cross-entropy on logits: the sigmoid is applied once, inside the loss."""
+    """Binary cross-entropy on logits: the sigmoid is applied once, inside the loss. Taught in chapter 3."""
     return keras.losses.BinaryCrossentropy(from_logits=True)
 
 
 def accuracy_metric() -> keras.metrics.Metric:
-    """Accuracy of a logit: positive when the logit is above 0 (probability above 0.5)."""
+    """Accuracy of a logit: positive when the logit is above 0 (probability above 0.5). Taught in chapter 3."""
     return keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
 
 
 def make_optimizer(learning_rate: float = 1e-3, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
-    """Adam, or AdamW (decoupled weight decay) when weight_decay > 0."""
+    """Adam, or AdamW (decoupled weight decay) when weight_decay > 0. Taught in chapter 3."""
     if weight_decay:
         return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
     return keras.optimizers.Adam(learning_rate)
 
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3, weight_decay: float = 0.0) -> keras.Model:
+    """Give a model its optimizer, its loss on logits and its accuracy metric; returns the same model.
+
+    Taught in chapter 3.
+    """
     model.compile(
         optimizer=make_optimizer(learning_rate, weight_decay),
         loss=loss_function(),
@@ -141,7 +150,7 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3, weight_decay:
 
 @dataclasses.dataclass
 class TrainResult:
-    """A trained model and what happened while training it."""
+    """A trained model and what happened while training it. Taught in chapter 3."""
 
     model: keras.Model
     history: dict[str, list[float]]
@@ -169,19 +178,9 @@ class _EpochTimer(keras.callbacks.Callback):
 
 
 def train_keras(
-    build: Callable[[], keras.Model],
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    epochs: int = 5,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    patience: int = 2,
-    seed: int = 42,
-    batching: str = "bucket",
-    strategy: tf.distribute.Strategy | None = None,
-    verbose: int | str = "auto",
+    build: Callable[[], keras.Model], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    epochs: int = 5, batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int = 42,
+    batching: str = "bucket", strategy: tf.distribute.Strategy | None = None, verbose: int | str = "auto",
     weight_decay: float = 0.0,
 ) -> TrainResult:
     """Build, compile and `fit` a model with validation and early stopping.
@@ -190,10 +189,10 @@ def train_keras(
     can be created inside `strategy.scope()` when a tf.distribute strategy
     (MirroredStrategy, MultiWorkerMirroredStrategy) is given. The weights of
     the epoch with the best validation accuracy are restored at the end.
+    Taught in chapter 3.
     """
     set_seed(seed, tensorflow=True)
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = compile_model(build(), learning_rate, weight_decay)
     train_ds = make_dataset(x_train, y_train, batch_size, True, seed, batching)
     val_ds = make_dataset(x_val, y_val, batch_size * 4, False, seed, batching)
@@ -210,33 +209,17 @@ def train_keras(
     return TrainResult(model, hist, timer.seconds, best_epoch)
 
 
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def train_custom_loop(
-    build: Callable[[], keras.Model],
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    epochs: int = 5,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    patience: int = 2,
-    seed: int = 42,
-    batching: str = "bucket",
-    verbose: bool = True,
+    build: Callable[[], keras.Model], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    epochs: int = 5, batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int = 42,
+    batching: str = "bucket", verbose: bool = True,
 ) -> TrainResult:
     """The training loop the article meant to write, done correctly.
 
     An optimizer object (not `model.optimizer` of an uncompiled model), a loss
     on logits, gradients from `tf.GradientTape`, a `tf.function`-compiled step
     and the same early stopping as `train_keras`.
+    Taught in chapter 3.
     """
     set_seed(seed, tensorflow=True)
     model = build()
@@ -244,6 +227,7 @@ def train_custom_loop(
     loss_fn = loss_function()
     spec = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.float32))
 
+    # [start-custom-loop-step]
     @tf.function(input_signature=spec)
     def train_step(x, y):
         with tf.GradientTape() as tape:
@@ -253,40 +237,77 @@ def train_custom_loop(
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         correct = tf.cast((logits[:, 0] > 0) == (y > 0.5), tf.float32)
         return loss, tf.reduce_sum(correct)
+    # [end-custom-loop-step]
 
     train_ds = make_dataset(x_train, y_train, batch_size, True, seed, batching)
+    y_val = np.asarray(y_val, dtype=np.float32)
+    validate = functools.partial(_validation_scores, model, loss_fn, x_val, y_val, batch_size * 4)
+    stopper = _EarlyStopping(model, patience)
+    history, epoch_seconds = _run_epochs(train_step, train_ds, validate, stopper, epochs, verbose)
+    stopper.restore_best_weights()
+    return TrainResult(model, history, epoch_seconds, stopper.best_epoch)
+
+
+def _train_one_epoch(train_step: Callable, train_ds: tf.data.Dataset) -> tuple[float, float]:
+    """One pass over the training batches: (mean loss, accuracy), each batch weighted by its size."""
+    total_loss, total_correct, seen = 0.0, 0.0, 0
+    for x, y in train_ds:
+        loss, correct = train_step(x, y)
+        n = int(tf.shape(y)[0])
+        total_loss += float(loss) * n
+        total_correct += float(correct)
+        seen += n
+    return total_loss / seen, total_correct / seen
+
+
+def _validation_scores(model: keras.Model, loss_fn: keras.losses.Loss, x_val: np.ndarray, y_val: np.ndarray,
+                       batch_size: int) -> tuple[float, float]:
+    """(loss, accuracy) of the model's logits on the validation set; y_val holds float32 labels."""
+    val_logits = predict_logits(model, x_val, batch_size)  # (验证样本数,)
+    val_loss = float(loss_fn(y_val[:, None], val_logits[:, None]))
+    val_acc = float(np.mean((val_logits > 0) == (y_val > 0.5)))
+    return val_loss, val_acc
+
+
+class _EarlyStopping:
+    """Early stopping by hand: keeps the weights of the epoch with the best validation accuracy."""
+
+    def __init__(self, model: keras.Model, patience: int):
+        self.model, self.patience = model, patience
+        self.best_accuracy, self.best_epoch, self.best_weights, self.waited = -1.0, 0, None, 0
+
+    def should_stop(self, epoch: int, val_accuracy: float) -> bool:
+        """Record a finished epoch; True once `patience` epochs in a row brought no improvement."""
+        if val_accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch, self.waited = val_accuracy, epoch, 0
+            self.best_weights = self.model.get_weights()
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore_best_weights(self) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def _run_epochs(train_step: Callable, train_ds: tf.data.Dataset, validate: Callable[[], tuple[float, float]],
+                stopper: _EarlyStopping, epochs: int, verbose: bool) -> tuple[dict[str, list[float]], list[float]]:
+    """Train and validate epoch after epoch until `epochs` or early stopping; (history, seconds per epoch)."""
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     epoch_seconds: list[float] = []
-    best_acc, best_epoch, best_weights, waited = -1.0, 0, None, 0
-    y_val = np.asarray(y_val, dtype=np.float32)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        total_loss, total_correct, seen = 0.0, 0.0, 0
-        for x, y in train_ds:
-            loss, correct = train_step(x, y)
-            n = int(tf.shape(y)[0])
-            total_loss += float(loss) * n
-            total_correct += float(correct)
-            seen += n
+        loss, accuracy = _train_one_epoch(train_step, train_ds)
         epoch_seconds.append(time.perf_counter() - start)
-        val_logits = predict_logits(model, x_val, batch_size * 4)
-        val_loss = float(loss_fn(y_val[:, None], val_logits[:, None]))
-        val_acc = float(np.mean((val_logits > 0) == (y_val > 0.5)))
-        for key, value in (("loss", total_loss / seen), ("accuracy", total_correct / seen),
-                           ("val_loss", val_loss), ("val_accuracy", val_acc)):
+        val_loss, val_acc = validate()
+        for key, value in zip(history, (loss, accuracy, val_loss, val_acc)):
             history[key].append(value)
         if verbose:
-            print(f"第 {epoch}/{epochs} 轮：loss={total_loss / seen:.4f} accuracy={total_correct / seen:.4f} "
+            print(f"第 {epoch}/{epochs} 轮：loss={loss:.4f} accuracy={accuracy:.4f} "
                   f"val_loss={val_loss:.4f} val_accuracy={val_acc:.4f}（{epoch_seconds[-1]:.1f} 秒）")
-        if val_acc > best_acc:
-            best_acc, best_epoch, best_weights, waited = val_acc, epoch, model.get_weights(), 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-    return TrainResult(model, history, epoch_seconds, best_epoch)
+        if stopper.should_stop(epoch, val_acc):
+            break
+    return history, epoch_seconds
 
 
 # --------------------------------------------------------------------------- inference
@@ -312,7 +333,7 @@ def _predict_function(model: keras.Model) -> Callable:
 
 
 def predict_logits(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Logits for right-padded ids, shape (n,); batches grouped by length for speed."""
+    """Logits for right-padded ids, shape (n,); batches grouped by length for speed. Taught in chapter 5."""
     ids = np.asarray(ids, dtype=np.int32)
     out = np.zeros(len(ids), dtype=np.float32)
     if len(ids) == 0:
@@ -325,11 +346,6 @@ def predict_logits(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -
     return out
 
 
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Probability of the positive class from a logit (elementwise)."""
-    return 1.0 / (1.0 + np.exp(-logits))
-
-
 def predict_proba(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Probability of the positive class for each row, shape (n,)."""
+    """Probability of the positive class for each row, shape (n,). Taught in chapter 3."""
     return sigmoid(predict_logits(model, ids, batch_size))

@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
+from gensim.models import KeyedVectors, Word2Vec
+from sklearn.decomposition import PCA
 
-PAD, UNK = 0, 1
+from llmcourse import cache, text
+
+PAD_ID, UNK_ID = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 
 
 class Vocabulary:
-    """A word <-> id mapping with 0 = padding and 1 = unknown."""
+    """A word <-> id mapping with 0 = padding and 1 = unknown. Taught in chapter 3."""
 
     def __init__(self, words: Iterable[str], counts: dict[str, int] | None = None):
         self.index_to_word: list[str] = [PAD_TOKEN, UNK_TOKEN]
@@ -70,13 +75,13 @@ class Vocabulary:
         return f"Vocabulary({len(self)} 个词，含 {PAD_TOKEN} 与 {UNK_TOKEN})"
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        """Ids of the tokens; words outside the vocabulary become UNK (1)."""
+        """Ids of the tokens; words outside the vocabulary become UNK_ID (1)."""
         get = self.word_to_index.get
-        return [get(t, UNK) for t in tokens]
+        return [get(t, UNK_ID) for t in tokens]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Words of the ids, padding skipped."""
-        return [self.index_to_word[i] for i in ids if i != PAD]
+        return [self.index_to_word[i] for i in ids if i != PAD_ID]
 
     def to_dict(self) -> dict:
         return {"format": "llmcourse.vocabulary/1", "words": self.index_to_word[2:], "counts": self.counts}
@@ -102,6 +107,7 @@ def pad_sequences(
     """Right-pad (post) with 0 and cut to max_len; returns int32 of shape (n, max_len).
 
     truncating="post" keeps the start of a long text, "pre" keeps its end.
+    Taught in chapter 3.
     """
     if max_len < 1:
         raise ValueError("max_len 必须是正整数")
@@ -117,12 +123,12 @@ def pad_sequences(
 def encode_corpus(
     vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_len: int, truncating: str = "post"
 ) -> np.ndarray:
-    """Token lists -> padded id array of shape (n, max_len)."""
+    """Token lists -> padded id array of shape (n, max_len). Taught in chapter 3."""
     return pad_sequences([vocab.encode(t) for t in token_lists], max_len, truncating)
 
 
 def stable_hash(text: str) -> int:
-    """A hash that is the same in every process (Python's hash() of str is not)."""
+    """A hash that is the same in every process (Python's hash() of str is not). Taught in chapter 3."""
     return zlib.crc32(text.encode("utf-8"))
 
 
@@ -142,9 +148,8 @@ def train_word2vec(
     With `deterministic`, one worker thread and a process-independent hash make
     two runs give identical vectors. Returns the gensim Word2Vec model; its
     vectors are in `model.wv[word]`.
+    Taught in chapter 3.
     """
-    from gensim.models import Word2Vec
-
     if isinstance(token_lists, (str, bytes)) or (token_lists and isinstance(token_lists[0], str)):
         raise TypeError(
             "Word2Vec 需要“词列表的列表”（每条文本一个列表）；传入扁平的词列表会把每个词当成一句由单字组成的句子"
@@ -163,52 +168,40 @@ def train_word2vec(
     )
 
 
+def _save_vectors(kv, folder: Path) -> None:
+    (folder / "words.json").write_text(json.dumps(kv.index_to_key, ensure_ascii=False), encoding="utf-8")
+    np.save(folder / "vectors.npy", kv.vectors)
+
+
+def _load_vectors(folder: Path):
+    words = json.loads((folder / "words.json").read_text(encoding="utf-8"))
+    matrix = np.load(folder / "vectors.npy")
+    kv = KeyedVectors(vector_size=matrix.shape[1])
+    kv.add_vectors(words, matrix)
+    return kv
+
+
 def cached_word2vec(token_lists: Sequence[Sequence[str]], directory: str | os.PathLike | None = None, **params):
-    """`train_word2vec(token_lists, **params)` with an on-disk cache of the trained vectors.
+    """`train_word2vec(token_lists, **params)`, kept in the course's cache (`llmcourse.cache`).
 
-    The cache key hashes every token and every parameter, so any change in the
-    text or the settings trains anew. Only the vectors are stored (a JSON list
-    of words and a NumPy array, no pickle); the result is a gensim KeyedVectors,
-    which `embedding_matrix` and `nearest_words` accept like the full model.
-    Returns (keyed_vectors, was_cached).
+    The entry's key hashes every token, every parameter and this module's code, so
+    any change trains anew. Only the vectors are stored (a JSON list of words and a
+    NumPy array, no pickle); the result is a gensim KeyedVectors, which
+    `embedding_matrix` and `nearest_words` accept like the full model.
+    directory: a cache root of its own. Returns (keyed_vectors, was_cached). Taught in chapter 3.
     """
-    import hashlib
-
-    from gensim.models import KeyedVectors
-
-    from llmcourse.text import cache_dir
-
-    digest = hashlib.sha256(json.dumps(sorted(params.items()), default=str).encode("utf-8"))
-    for tokens in token_lists:
-        digest.update("\x1f".join(tokens).encode("utf-8"))
-        digest.update(b"\x1e")
-    root = Path(directory or cache_dir()) / f"word2vec-{digest.hexdigest()[:32]}"
-    if (root / "vectors.npy").is_file() and (root / "words.json").is_file():
-        words = json.loads((root / "words.json").read_text(encoding="utf-8"))
-        matrix = np.load(root / "vectors.npy")
-        kv = KeyedVectors(vector_size=matrix.shape[1])
-        kv.add_vectors(words, matrix)
-        return kv, True
-    kv = train_word2vec(token_lists, **params).wv
-    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "words.json").write_text(json.dumps(kv.index_to_key, ensure_ascii=False), encoding="utf-8")
-    np.save(tmp / "vectors.npy", kv.vectors)
-    try:
-        os.replace(tmp, root)
-    except OSError:  # another process stored the same vectors first
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    return kv, False
+    key = cache.make_key(__name__, sorted(params.items()), [list(t) for t in token_lists])
+    return cache.cached("word2vec", key, lambda: train_word2vec(token_lists, **params).wv,
+                        _save_vectors, _load_vectors, directory)
 
 
 def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: float | None = None) -> np.ndarray:
     """An array of shape (len(vocab), dim) whose row i is the vector of vocab word i.
 
     `word_vectors` is a gensim Word2Vec model or its KeyedVectors. Row 0
-    (padding) is zero; words without a vector (and UNK) get small random
+    (padding) is zero; words without a vector (and UNK_ID) get small random
     vectors with the spread of the trained ones, so they can still be learned.
+    Taught in chapter 3.
     """
     kv = getattr(word_vectors, "wv", word_vectors)
     dim = kv.vector_size
@@ -216,15 +209,15 @@ def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: flo
         scale = float(np.std(kv.vectors)) if len(kv.index_to_key) else 0.1
     rng = np.random.default_rng(seed)
     matrix = rng.normal(0.0, scale, size=(len(vocab), dim)).astype(np.float32)
-    matrix[PAD] = 0.0
+    matrix[PAD_ID] = 0.0
     for index, word in enumerate(vocab.index_to_word):
-        if index > UNK and word in kv.key_to_index:
+        if index > UNK_ID and word in kv.key_to_index:
             matrix[index] = kv[word]
     return matrix
 
 
 def embedding_coverage(vocab: Vocabulary, word_vectors) -> float:
-    """Share of real vocabulary words (PAD/UNK excluded) that have a Word2Vec vector."""
+    """Share of real vocabulary words (PAD_ID/UNK_ID excluded) that have a Word2Vec vector. Taught in chapter 3."""
     kv = getattr(word_vectors, "wv", word_vectors)
     words = vocab.index_to_word[2:]
     if not words:
@@ -237,8 +230,9 @@ class TextEncoder:
 
     The same object is used at training and prediction time, so a saved model
     sees its inputs prepared exactly as during training. An empty text (or one
-    whose words are all stopwords) becomes [UNK]: every row has length >= 1,
+    whose words are all stopwords) becomes [UNK_ID]: every row has length >= 1,
     which keeps masked recurrent layers (and cuDNN) well defined.
+    Taught in chapter 3.
     """
 
     def __init__(self, vocab: Vocabulary, max_len: int, stopwords: Iterable[str] = (), truncating: str = "post"):
@@ -249,12 +243,10 @@ class TextEncoder:
 
     def tokens(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> list[list[str]]:
         """Token lists after segmentation and stopword removal."""
-        from llmcourse import text
-
         return text.tokenize_corpus(list(texts), self.stopwords, use_cache=use_cache, progress=progress)
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        ids = [self.vocab.encode(t) or [UNK] for t in token_lists]
+        ids = [self.vocab.encode(t) or [UNK_ID] for t in token_lists]
         return pad_sequences(ids, self.max_len, self.truncating)  # (样本数, max_len)
 
     def encode(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> np.ndarray:
@@ -271,6 +263,7 @@ def nearest_words(word_vectors, word: str, k: int = 5) -> list[tuple[str, float]
 
     `word_vectors` is a gensim Word2Vec model or its KeyedVectors; a word
     without a vector raises KeyError with a message saying so.
+    Taught in chapter 3.
     """
     kv = getattr(word_vectors, "wv", word_vectors)
     if word not in kv.key_to_index:
@@ -283,9 +276,8 @@ def project_2d(word_vectors, words: Sequence[str], seed: int = 42) -> np.ndarray
 
     The two axes are the directions of largest variance *among these words*,
     so the picture depends on which words are chosen.
+    Taught in chapter 3.
     """
-    from sklearn.decomposition import PCA
-
     kv = getattr(word_vectors, "wv", word_vectors)
     missing = [w for w in words if w not in kv.key_to_index]
     if missing:
@@ -294,3 +286,28 @@ def project_2d(word_vectors, words: Sequence[str], seed: int = 42) -> np.ndarray
         raise ValueError("至少需要两个词才能做二维投影")
     matrix = np.stack([kv[w] for w in words])  # (词数, 词向量维度)
     return PCA(n_components=2, random_state=seed).fit_transform(matrix)
+
+
+def nearest_table(word_vectors, words: Sequence[str], k: int = 6) -> pd.DataFrame:
+    """One row per word: its k nearest words with cosine similarities, or a note when it has no vector.
+
+    Taught in chapter 3.
+    """
+    rows = []
+    for word in words:
+        try:
+            neighbours = "　".join(f"{w}（{s:.2f}）" for w, s in nearest_words(word_vectors, word, k=k))
+        except KeyError:
+            neighbours = "（语料太少，这个词没有向量）"
+        rows.append({"词": word, f"最相近的 {k} 个词（余弦相似度）": neighbours})
+    return pd.DataFrame(rows)
+
+
+def words_with_vectors(word_vectors, groups: dict[str, Sequence[str]]) -> tuple[list[str], list[str]]:
+    """(words, group of each word) of the grouped words that have a vector, in the given order.
+
+    Taught in chapter 3.
+    """
+    kv = getattr(word_vectors, "wv", word_vectors)
+    pairs = [(word, group) for group, members in groups.items() for word in members if word in kv.key_to_index]
+    return [w for w, _ in pairs], [g for _, g in pairs]

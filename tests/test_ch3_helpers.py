@@ -147,3 +147,55 @@ def test_search_index_check_without_a_build(tmp_path, capsys):
     check = _checker()
     assert check.main([str(tmp_path)]) == 1
     assert "searchindex.js" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- chapter 3 tables
+def test_segmentation_differences_and_table():
+    gold = [["房间", "很", "干净"], ["不", "好"]]
+    predicted = [["房间", "很干净"], ["不好"]]
+    missed, extra = text.segmentation_differences(predicted, gold)
+    assert missed == {"很": 1, "干净": 1, "不": 1, "好": 1}
+    assert extra == {"很干净": 1, "不好": 1}
+    table = text.segmentation_difference_table(predicted, gold, k=2)
+    assert list(table["名次"]) == [1, 2]
+    assert table.iloc[0, 2] == "很干净（1）"
+
+
+def test_contains_any_and_stopword_changes():
+    assert text.contains_any([["不", "好"], ["很", "好"]], text.NEGATION_WORDS).tolist() == [True, False]
+    keep = text.load_stopwords()
+    assert text.stopword_changes(["早餐不好吃", "房间干净"], keep, keep | text.NEGATION_WORDS) == 1
+
+
+def test_word_label_table_orders_and_shares():
+    tokens = [["不", "好"], ["不", "差"], ["没有", "问题"], ["好"]]
+    labels = [0, 0, 1, 1]
+    table = text.word_label_table(tokens, labels, ["没有", "不", "别"], by_count=True)
+    assert list(table["词"]) == ["不", "没有"]  # sorted by count, absent word dropped
+    assert list(table["含这个词的训练评论"]) == [2, 1] and list(table["其中正面评论的比例"]) == [0.0, 1.0]
+    kept = text.word_label_table(tokens, labels, ["好", "别"])
+    assert list(kept["词"]) == ["好", "别"] and np.isnan(kept["其中正面评论的比例"][1])
+
+
+def test_negation_accuracy_and_probe_tables():
+    probe_labels = [label for _, label in text.NEGATION_PROBES]
+    perfect = np.array(probe_labels, dtype=float)
+    results = {"全对": (0.9, np.array([0.9, 0.1]), perfect, 1.0),
+               "全猜正面": (0.5, np.array([0.9, 0.9]), np.ones(len(perfect)), 2.0)}
+    table = text.negation_accuracy_table(results, [1, 0], [True, False], probe_labels)
+    assert list(table["测试集"]) == [1.0, 0.5]
+    assert table.iloc[1]["探针句：正面 18 条"] == 1.0 and table.iloc[1]["探针句：负面 18 条"] == 0.0
+    assert "含否定词的测试评论（1 条）" in table.columns
+    probes = text.probe_table({"全对": perfect, "全猜正面": np.ones(len(perfect))})
+    assert len(probes) == len(text.NEGATION_PROBES)
+    assert probes.iloc[0]["全对"] == "0.00" and probes.iloc[0]["全猜正面"] == "1.00 ✗"
+
+
+def test_nearest_table_and_words_with_vectors():
+    sentences = [["房间", "很", "干净"], ["服务", "很", "周到"]] * 20
+    w2v = vectors.train_word2vec(sentences, vector_size=8, min_count=1)
+    table = vectors.nearest_table(w2v, ["房间", "键盘"], k=2)
+    assert table.columns.tolist() == ["词", "最相近的 2 个词（余弦相似度）"]
+    assert table.iloc[0, 1].count("（") == 2 and "没有向量" in table.iloc[1, 1]
+    words, groups = vectors.words_with_vectors(w2v, {"酒店": ["房间", "键盘"], "服务": ["服务"]})
+    assert (words, groups) == (["房间", "服务"], ["酒店", "服务"])

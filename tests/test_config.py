@@ -1,6 +1,9 @@
+import platform
+
+import numpy as np
 import pytest
 
-from llmcourse import config
+from llmcourse import config, saving
 
 
 def test_default_profile_is_full(monkeypatch):
@@ -21,3 +24,17 @@ def test_unknown_profile_is_rejected(monkeypatch):
     monkeypatch.setenv(config.PROFILE_ENV, "huge")
     with pytest.raises(ValueError, match="LLMCOURSE_PROFILE"):
         config.sizes()
+
+
+def test_package_versions_reads_installed_distributions():
+    table = saving.package_versions(["Python", "numpy", "surely-not-installed-xyz"])
+    assert list(table["包"]) == ["Python", "numpy", "surely-not-installed-xyz"]
+    assert table.loc[0, "版本"] == platform.python_version()
+    assert table.loc[1, "版本"] == np.__version__ and table.loc[2, "版本"] == saving.NOT_INSTALLED
+
+
+def test_check_versions_compares_versions_not_strings():
+    table = saving.check_versions({"numpy": f">={np.__version__}", "Python": "<3", "surely-not-installed-xyz": ""})
+    assert list(table["结果"]) == ["通过", "有问题", "有问题"]
+    assert list(table["要求"]) == [f">={np.__version__}", "<3", "已安装"]
+    assert not saving._satisfies("2.9", ">=2.16")  # as strings, "2.9" > "2.16"

@@ -156,3 +156,44 @@ def test_jsonl_missing_field_and_bad_json(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         data.read_labeled_file(tmp_path / "nope.csv")
+
+
+# --------------------------------------------------------------------------- chapter 1 views
+def test_read_raw_lines_keeps_every_non_blank_line(reviews):
+    lines = data.read_raw_lines()
+    r = reviews.report
+    assert len(lines) == sum(r.raw_lines.values()) - sum(r.blank_lines.values())
+    assert lines[0][1] == POSITIVE and lines[-1][1] == NEGATIVE
+    assert all(t == data.normalize_whitespace(t) and t for t, _ in lines[:500])
+
+
+def test_guess_domain_and_counts():
+    assert data.guess_domain("酒店的早餐不错") == "酒店"
+    assert data.guess_domain("屏幕很亮") == "电脑"
+    assert data.guess_domain("酒店房间里看书") == data.UNKNOWN_DOMAIN  # two domains
+    assert data.guess_domain("很好") == data.UNKNOWN_DOMAIN
+    counts = data.domain_counts(["酒店很好", "屏幕差", "很好"], [POSITIVE, NEGATIVE, POSITIVE])
+    assert counts == {("酒店", POSITIVE): 1, ("电脑", NEGATIVE): 1, (data.UNKNOWN_DOMAIN, POSITIVE): 1}
+
+
+def test_naive_split_is_seeded_and_leaks_copies():
+    pairs = [("同一句", POSITIVE)] * 10 + [(f"句子{i}", NEGATIVE) for i in range(10)]
+    train, test = data.naive_split(pairs, test_fraction=0.1, seed=42)
+    assert len(test) == 2 and len(train) == 18
+    assert (train, test) == data.naive_split(pairs, test_fraction=0.1, seed=42)
+    assert sorted(train + test) == sorted(pairs)
+
+
+def test_memorizer_accuracy():
+    train = [("好", POSITIVE), ("好", POSITIVE), ("差", NEGATIVE), ("好", NEGATIVE)]
+    assert data.memorizer_accuracy(train, [("好", POSITIVE), ("差", NEGATIVE)]) == 1.0
+    assert data.memorizer_accuracy(train, [("没见过", POSITIVE), ("没见过", NEGATIVE)]) == 0.5  # majority: positive
+
+
+def test_length_table():
+    by_label = data.lengths_by_label(["好", "很好", "太差了"], [POSITIVE, POSITIVE, NEGATIVE])
+    assert by_label == {"正面": [1, 2], "负面": [3]}
+    table = data.length_table({"字": by_label})
+    assert list(table["类别"]) == ["全部", "正面", "负面"]
+    assert list(table["评论数"]) == [3, 2, 1] and list(table["最大值"]) == [3, 2, 3]
+    assert table.loc[0, "中位数"] == 2 and "90% 分位" in table.attrs["formats"]

@@ -100,7 +100,7 @@ def small_lm():
 def student_ch2(lm, texts, eos=True, context_shift=0, sign=-1):
     total_log_prob, count = 0.0, 0
     for review in texts:
-        for i, ch in enumerate(list(review) + ([ngram.EOS] if eos else [])):
+        for i, ch in enumerate(list(review) + ([ngram.EOS_TOKEN] if eos else [])):
             total_log_prob += math.log(lm.prob(ch, review[: i + context_shift]))
             count += 1
     return math.exp(sign * total_log_prob / count)

@@ -5,10 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from llmcourse import baselines, export, serving, text, vectors
+from llmcourse import baselines, saving, text, vectors
 from llmcourse.config import import_tensorflow
+from llmcourse.deploy import export
 
 tf = import_tensorflow()
+
 
 @pytest.fixture(scope="module")
 def exported(saved_quick_model, edge_cases, tmp_path_factory):
@@ -33,7 +35,7 @@ def test_layout_is_versioned_with_vocabulary_and_encoding(exported):
 
 def test_saved_model_gives_the_same_probabilities(exported):
     model_dir, _, version_dir, texts = exported
-    model = serving.load_model(model_dir)
+    model = saving.load_model(model_dir)
     ids = model.encoder.encode(texts)  # (样本数, max_len), right-padded
     reloaded = tf.saved_model.load(str(version_dir))
     signature = reloaded.signatures["serving_default"]
@@ -49,10 +51,10 @@ def test_saved_model_gives_the_same_probabilities(exported):
 def test_words_signature_matches_with_stopwords_and_pre_truncation(exported, tmp_path):
     """serve_words takes segmented text; stopwords, lookup, truncation and padding happen in the graph."""
     model_dir, _, version_dir, texts = exported
-    base = serving.load_model(model_dir)
+    base = saving.load_model(model_dir)
     checks = [(base, version_dir)]
     encoder = vectors.TextEncoder(base.encoder.vocab, 12, text.load_stopwords(), truncating="pre")
-    other = serving.SentimentModel(base.model, encoder, base.config)
+    other = saving.SentimentModel(base.model, encoder, base.config)
     other.save(tmp_path / "m")
     checks.append((other, export.export_serving(tmp_path / "m", tmp_path / "out", version=3)))
     segmented = [" ".join(words) for words in text.tokenize_corpus(texts, None, use_cache=False, progress=False)]
@@ -71,6 +73,6 @@ def test_existing_version_is_not_overwritten(exported):
 def test_baselines_cannot_be_exported(reviews, tmp_path):
     part = reviews.sample(200, seed=3)
     clf = baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels)
-    serving.BaselineModel(clf, {"kind": "tfidf-char"}).save(tmp_path / "m")
-    with pytest.raises(serving.ModelLoadError, match="SavedModel"):
+    saving.BaselineModel(clf, {"kind": "tfidf-char"}).save(tmp_path / "m")
+    with pytest.raises(saving.ModelLoadError, match="SavedModel"):
         export.export_serving(tmp_path / "m", tmp_path / "out")

@@ -1,5 +1,6 @@
 """`llmcourse serve`: the real service in a subprocess, called over loopback HTTP with httpx."""
 
+import asyncio
 import concurrent.futures
 import os
 import socket
@@ -11,7 +12,9 @@ import httpx
 import numpy as np
 import pytest
 
-from llmcourse import serving
+from llmcourse import baselines, saving
+from llmcourse.deploy.service import create_app
+
 
 @pytest.fixture(scope="module")
 def model_dir(saved_quick_model):
@@ -78,7 +81,7 @@ def test_predict_matches_the_loaded_model(service, model_dir, edge_cases):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == "lstm" and len(body["predictions"]) == len(batch)
-    assert_same_predictions(body["predictions"], serving.load_model(directory).predict(batch))
+    assert_same_predictions(body["predictions"], saving.load_model(directory).predict(batch))
 
 
 def test_health(service):
@@ -132,7 +135,7 @@ def test_service_still_answers_after_bad_requests(service, model_dir):
 
 def test_concurrent_requests_get_their_own_answers(service, model_dir):
     directory, texts = model_dir
-    expected = {t: r for t, r in zip(texts, serving.load_model(directory).predict(texts))}
+    expected = {t: r for t, r in zip(texts, saving.load_model(directory).predict(texts))}
     batches = [texts[i : i + 1 + i % 5] for i in range(24)]
 
     def call(batch):
@@ -165,17 +168,10 @@ def test_serve_refuses_a_busy_port(model_dir):
     assert out.returncode == 2 and "无法在 127.0.0.1" in out.stderr and "Traceback" not in out.stderr
 
 
-
-
 def test_create_app_serves_a_baseline_in_process(reviews):
     """create_app works for any model with predict(); limits come from its arguments."""
-    import asyncio
-
-    from llmcourse import baselines
-    from llmcourse.http_service import create_app
-
     part = reviews.sample(300, seed=5)
-    model = serving.BaselineModel(baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels),
+    model = saving.BaselineModel(baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels),
                                   {"kind": "tfidf-char"})
     app = create_app(model, max_texts=2, max_chars=10)
 

@@ -34,7 +34,7 @@ def test_symbols_are_those_of_the_ngram_model(texts, trained):
     """Same symbols as CharNgramLM on the same texts: the perplexities are comparable."""
     assert trained.symbols() == trained.vocab.symbols()
     assert set(trained.symbols()) == set(ngram.CharNgramLM(order=1).fit(texts[0]).symbols())
-    assert trained.symbols()[-2:] == [lm.EOS, lm.UNK]
+    assert trained.symbols()[-2:] == [lm.EOS_TOKEN, lm.UNK_TOKEN]
 
 
 @pytest.mark.parametrize("context", ["", "房间", "这本书的作者写得", "龘龘", "价格：１２３元"])
@@ -47,7 +47,7 @@ def test_distributions_sum_to_one(trained, context):
 
 def test_log_prob_is_the_chain_of_conditional_probabilities(trained):
     text = "房间很干净"
-    chained = sum(math.log(trained.prob(ch, text[:i])) for i, ch in enumerate(list(text) + [lm.EOS]))
+    chained = sum(math.log(trained.prob(ch, text[:i])) for i, ch in enumerate(list(text) + [lm.EOS_TOKEN]))
     log_p, n = trained.log_prob(text)
     assert n == len(text) + 1  # every character and the end-of-text symbol
     assert log_p == pytest.approx(chained, abs=1e-3)
@@ -71,10 +71,22 @@ def test_training_lowers_heldout_perplexity(texts, untrained, trained):
     assert trained.log.loss[-1] < trained.log.loss[0]
 
 
+def test_rare_characters_are_read_as_unk(trained):
+    vocab = trained.vocab
+    rare = [ch for ch in vocab.chars if vocab.counts[ch] < vocab.min_input_count]
+    common = vocab.chars[0]
+    assert rare, "the small training set should have characters seen only once"
+    assert vocab.input_id(vocab.index[rare[0]]) == vocab.UNK_ID
+    assert vocab.input_id(vocab.index[common]) == vocab.index[common]
+    assert vocab.input_id(vocab.EOS_ID) == vocab.EOS_ID
+    ids = vocab.target_ids(common + rare[0])
+    assert vocab.input_ids(ids).tolist() == [vocab.EOS_ID] + [vocab.input_id(i) for i in ids[:-1]]
+
+
 def test_unseen_characters_are_handled(trained):
     assert "龘" not in trained.vocab.index
     assert trained.prob("龘", "房间") == pytest.approx(trained.vocab.unk_probability)
-    assert trained.prob(lm.UNK, "房间") == pytest.approx(trained.vocab.unk_probability)
+    assert trained.prob(lm.UNK_TOKEN, "房间") == pytest.approx(trained.vocab.unk_probability)
     log_p, n = trained.log_prob("龘龘很好")
     assert math.isfinite(log_p) and n == 5
     assert trained.generate("龘", max_chars=10, seed=0).startswith("龘")
@@ -85,7 +97,7 @@ def test_generation_is_deterministic_for_a_seed(trained):
     b = trained.generate("这家酒店", max_chars=30, temperature=1.0, top_k=20, seed=7)
     assert a == b and a.startswith("这家酒店")
     assert len(a) <= len("这家酒店") + 30
-    assert lm.UNK not in a and lm.EOS not in a
+    assert lm.UNK_TOKEN not in a and lm.EOS_TOKEN not in a
     others = {trained.generate("这家酒店", max_chars=30, temperature=1.5, seed=s) for s in range(5)}
     assert len(others) > 1
 
@@ -97,7 +109,7 @@ def test_step_by_step_generation_matches_the_full_model(trained):
     symbols = trained.symbols()
     for i in range(len(prefix), len(greedy)):
         p = trained.distribution(greedy[:i])
-        p[symbols.index(lm.UNK)] = 0
+        p[symbols.index(lm.UNK_TOKEN)] = 0
         assert symbols[int(np.argmax(p))] == greedy[i]
 
 
@@ -105,6 +117,16 @@ def test_top_1_sampling_is_greedy(trained):
     greedy = trained.generate("房间", max_chars=20, temperature=0)
     assert trained.generate("房间", max_chars=20, temperature=0.7, top_k=1, seed=1) == greedy
     assert trained.generate("房间", max_chars=20, temperature=1.3, top_k=1, seed=2) == greedy
+
+
+def test_training_log_and_messages(texts, capsys):
+    model = small_lm().fit(texts[0][:150], epochs=2, batch_size=32, heldout=texts[1][:10], verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("第 1/2 轮：训练损失") and "留出文本困惑度" in lines[1]
+    assert len(model.log.loss) == len(model.log.epoch_seconds) == len(model.log.heldout_perplexity) == 2
+    assert model.log.heldout_perplexity[-1] == pytest.approx(model.perplexity(texts[1][:10]))
+    quiet = small_lm().fit(texts[0][:150], epochs=1, batch_size=32, verbose=False)
+    assert capsys.readouterr().out == "" and quiet.log.heldout_perplexity == []
 
 
 def test_same_seed_same_model(texts):

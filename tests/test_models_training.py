@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from llmcourse import config, models, pipeline, training
+from llmcourse import config, models, pipeline, reference, registry, training
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def prepared(reviews):
     return pipeline.prepare(reviews, sizes, seed=3, progress=False)
 
 
-@pytest.mark.parametrize("kind", models.MODEL_KINDS)
+@pytest.mark.parametrize("kind", registry.NEURAL_KINDS)
 def test_every_builder_outputs_one_logit_per_sentence(kind):
     model = models.build_classifier(kind, vocab_size=50, embedding=8, hidden_units=4)
     x = np.array([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]], dtype=np.int32)
@@ -28,7 +28,7 @@ def test_every_builder_outputs_one_logit_per_sentence(kind):
     assert tuple(out.shape) == (2, 1)
 
 
-@pytest.mark.parametrize("kind", models.MODEL_KINDS)
+@pytest.mark.parametrize("kind", registry.NEURAL_KINDS)
 @pytest.mark.parametrize("pooling", models.POOLINGS)
 def test_padding_is_masked(kind, pooling):
     """Extra right padding must not change the prediction."""
@@ -55,8 +55,10 @@ def test_embedding_matrix_is_loaded(prepared):
 
 
 def test_unknown_kind_is_rejected():
-    with pytest.raises(ValueError, match="未知的模型类型"):
+    with pytest.raises(ValueError, match="未知的.*'cnn'"):
         models.build_classifier("cnn", vocab_size=10)
+    with pytest.raises(ValueError, match="池化"):
+        models.build_classifier("lstm", vocab_size=10, pooling="sum")
 
 
 def test_length_grouped_batches_cover_every_row_once():
@@ -113,6 +115,28 @@ def test_gradient_tape_loop_agrees_with_fit(prepared):
     assert len(fit.history["val_accuracy"]) == len(loop.history["val_accuracy"]) == 2
     assert abs(fit.best_val_accuracy - loop.best_val_accuracy) <= 0.01
     assert loop.best_val_accuracy > 0.6
+
+
+def test_probabilities_are_the_one_sigmoid_of_the_logits(prepared):
+    model = models.build_classifier("mean", len(prepared.vocab), prepared.embedding, hidden_units=4)
+    x = prepared.x["test"][:20]
+    np.testing.assert_array_equal(training.predict_proba(model, x),
+                                  reference.sigmoid(training.predict_logits(model, x)))
+
+
+def test_custom_loop_stops_early_and_keeps_the_best_epoch(prepared):
+    """patience=1: stop after the first epoch without a better validation accuracy, holding the best weights."""
+    build = models.builder("mean", vocab_size=len(prepared.vocab), embedding=prepared.embedding, hidden_units=4)
+    args = (prepared.x["train"], prepared.y["train"], prepared.x["val"], prepared.y["val"])
+    run = training.train_custom_loop(build, *args, epochs=6, patience=1, seed=1, learning_rate=0.05,
+                                     batch_size=64, verbose=False)
+    val = run.history["val_accuracy"]
+    assert list(run.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert len(run.epoch_seconds) == len(val) and run.best_epoch == int(np.argmax(val)) + 1
+    if len(val) < 6:  # stopped early: the last epoch was no better than the one before it
+        assert val[-1] <= max(val[:-1])
+    held = np.mean((training.predict_logits(run.model, prepared.x["val"]) > 0) == (prepared.y["val"] > 0.5))
+    assert held == pytest.approx(run.best_val_accuracy)
 
 
 def test_ensemble_logit_is_the_mean_of_its_members(prepared):

@@ -27,7 +27,7 @@ CONTEXTS = ["", "这家酒店的服务", "屏幕", "《", "电脑的", "龘𠀀"
 def test_probabilities_sum_to_one(models, order):
     lm = models[order]
     symbols = lm.symbols()
-    assert symbols[-2:] == [ngram.EOS, ngram.UNK] and len(set(symbols)) == len(symbols)
+    assert symbols[-2:] == [ngram.EOS_TOKEN, ngram.UNK_TOKEN] and len(set(symbols)) == len(symbols)
     for context in CONTEXTS:
         p = lm.distribution(context)
         assert p.shape == (len(symbols),) and (p > 0).all()
@@ -49,14 +49,14 @@ def test_perplexity_matches_log_prob(models):
     lp = sum(lm.log_prob(t)[0] for t in texts)
     n = sum(len(t) + 1 for t in texts)  # one end-of-text symbol per text
     assert math.isclose(lm.perplexity(texts), math.exp(-lp / n))
-    expected = math.log(lm.prob("不")) + math.log(lm.prob("错", "不")) + math.log(lm.prob(ngram.EOS, "不错"))
+    expected = math.log(lm.prob("不")) + math.log(lm.prob("错", "不")) + math.log(lm.prob(ngram.EOS_TOKEN, "不错"))
     assert math.isclose(lm.log_prob("不错")[0], expected)
 
 
 def test_unseen_characters_do_not_crash(models):
     lm = models[3]
     strange = "龘𠀀\x02\x03"
-    assert 0 < lm.prob("龘", "房间") == lm.prob(ngram.UNK, "房间") < 1e-3
+    assert 0 < lm.prob("龘", "房间") == lm.prob(ngram.UNK_TOKEN, "房间") < 1e-3
     assert math.isfinite(lm.perplexity([strange, "𠀀房间很好"]))
     assert lm.next_char_distribution(strange, k=3)[0][1] > 0
     assert isinstance(lm.generate(strange, max_chars=5, seed=1), str)
@@ -71,7 +71,7 @@ def test_generation_is_deterministic_for_a_seed(models):
     c = lm.generate("这家酒店", max_chars=30, temperature=0.8, seed=8)
     assert a == b and a.startswith("这家酒店") and len(a) <= 4 + 30
     assert a != c
-    assert ngram.UNK not in a and ngram.EOS not in a
+    assert ngram.UNK_TOKEN not in a and ngram.EOS_TOKEN not in a
     greedy = lm.generate("这家酒店", max_chars=10, temperature=0)
     assert greedy == lm.generate("这家酒店", max_chars=10, temperature=0, seed=123)
 
@@ -91,7 +91,7 @@ def test_unigram_kneser_ney_by_hand():
     assert lm.discounts == pytest.approx([d])
     base = d * 3 / 6 / 4
     assert lm.prob("a") == pytest.approx((3 - d) / 6 + base)
-    assert lm.prob(ngram.EOS) == pytest.approx((2 - d) / 6 + base)
+    assert lm.prob(ngram.EOS_TOKEN) == pytest.approx((2 - d) / 6 + base)
     assert lm.prob("z") == pytest.approx(base)
 
 
@@ -143,14 +143,36 @@ def test_chapter2_figures_draw_without_missing_glyphs():
 
 
 def test_flow_diagram_layers_and_feedback_edges():
-    from llmcourse.plotting import _layers
+    from llmcourse.plotting import _find_feedback_edges, _longest_path_layers
 
     nodes = ["数据", "训练", "评估", "部署"]
     edges = [("数据", "训练"), ("训练", "评估"), ("评估", "部署"), ("评估", "训练"), ("部署", "数据")]
-    layer, back = _layers(nodes, edges)
-    assert layer == {"数据": 0, "训练": 1, "评估": 2, "部署": 3}
+    back = _find_feedback_edges(nodes, edges)
     assert back == {("评估", "训练"), ("部署", "数据")}
+    assert _longest_path_layers(nodes, edges, back) == {"数据": 0, "训练": 1, "评估": 2, "部署": 3}
     with pytest.raises(ValueError, match="不在 nodes"):
         from llmcourse import plotting
 
         plotting.plot_flow_diagram(["甲"], [("甲", "乙")])
+
+
+# --------------------------------------------------------------------------- chapter 2 tables
+def test_unseen_characters():
+    lm = ngram.CharNgramLM(order=2).fit(["房间很好", "服务很好"])
+    assert ngram.unseen_characters(lm, ["房间很大", "龘"]) == (2, 5)
+
+
+def test_next_char_table():
+    lm = ngram.CharNgramLM(order=2).fit(["房间很好", "服务很好", "房间很大"])
+    table = ngram.next_char_table(lm, ["很", "房"], k=2)
+    assert list(table["前缀"]) == ["很", "房"]
+    assert table.iloc[0, 1].startswith("好（") and table.iloc[0, 1].count("（") == 2
+
+
+def test_compare_orders_reuses_the_fitted_model(split_texts, models):
+    train, heldout = split_texts
+    table = ngram.compare_orders(train, heldout[:50], [1, 2], fitted=models[2])
+    assert list(table["阶数 n"]) == [1, 2]
+    assert table.loc[1, "测试集困惑度"] == pytest.approx(models[2].perplexity(heldout[:50]))
+    assert table.loc[0, "训练集困惑度"] == pytest.approx(models[1].perplexity(train[:50]))
+    assert table.loc[1, "最高阶组合数"] == models[2].num_ngrams()[-1]

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from llmcourse import config, models, pipeline, pretraining, serving
+from llmcourse import config, models, pipeline, pretraining, saving
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,7 @@ def test_forward_only_kinds_and_rejected_kinds(prepared):
 
 
 def test_pretrained_recipe_trains_saves_and_loads(prepared, tmp_path):
-    settings = dict(pipeline.pretrained_settings(prepared.sizes), pretrain_epochs=2, epochs=2)
-    trained = pipeline.train_neural(prepared, "bilstm", learning_rate=5e-3, verbose=0, **settings)
+    trained = pipeline.train(prepared, "bilstm", "default", learning_rate=5e-3, verbose=0, pretrain_epochs=2, epochs=2)
     assert trained.pretraining is not None and "预训练" in trained.name
     assert trained.train_seconds > trained.pretraining.seconds > 0
     assert trained.test.roc_auc > 0.7  # ranks held-out reviews far better than chance (0.5)
@@ -75,7 +74,7 @@ def test_pretrained_recipe_trains_saves_and_loads(prepared, tmp_path):
     assert len(trained.epoch_seconds) == sum(m["epochs_run"] for m in trained.members)
     assert trained.parameters == n * trained.model.model.get_layer("member_1").count_params()
     assert trained.model.config["training"]["ensemble_members"] == trained.members
-    loaded = serving.load_model(trained.model.save(tmp_path / "model"))  # safe mode, word dropout included
+    loaded = saving.load_model(trained.model.save(tmp_path / "model"))  # safe mode, word dropout included
     texts = list(prepared.splits.test.texts[:20])
     np.testing.assert_allclose(loaded.predict_proba(texts), trained.model.predict_proba(texts), atol=1e-6)
     with pytest.raises(ValueError, match="不能做语言模型预训练"):

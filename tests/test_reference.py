@@ -105,6 +105,65 @@ def test_lstm_step_equations_by_hand():
     assert h[0, 0] == pytest.approx(0.5 * np.tanh(0.5))
 
 
+def test_gate_table_rows_match_lstm_forward():
+    """The table of one step lists the units by |w_j| with the gates and states lstm_forward computes."""
+    x = np.random.default_rng(2).normal(size=(1, 5, 4))
+    kernel, recurrent_kernel, bias = (reference.layer_weights(make_layer("LSTM", units=6, input_dim=4))[k]
+                                      for k in ("kernel", "recurrent_kernel", "bias"))
+    result = reference.lstm_forward(x, kernel, recurrent_kernel, bias, return_gates=True)
+    t = 3
+    c_prev = reference.lstm_forward(x[:, :t], kernel, recurrent_kernel, bias).final_state[1]  # (1, n)
+    c_t = reference.lstm_forward(x[:, :t + 1], kernel, recurrent_kernel, bias).final_state[1]
+    gates = {g: result.gates[g][:, t] for g in reference.LSTM_GATES}  # 各 (1, n)
+    w = np.array([0.1, -0.9, 0.3, 0.9, -0.05, 0.5])
+    table = plotting.gate_table(w, gates, c_prev, c_t, result.outputs[:, t], top=4)
+    assert table.columns.tolist() == ["单元 j", "输出层权重 w_j", "i", "f", "c̃", "c（读入前）", "c（读入后）", "o", "h"]
+    assert table["单元 j"].tolist() == [1, 3, 5, 2]  # |w| 从大到小，并列时单元号小的在前
+    for _, row in table.iterrows():
+        j = int(row["单元 j"])
+        assert row["输出层权重 w_j"] == w[j]
+        for column, gate in (("i", "i"), ("f", "f"), ("c̃", "c"), ("o", "o")):
+            assert row[column] == pytest.approx(result.gates[gate][0, t, j])
+        assert row["h"] == pytest.approx(result.outputs[0, t, j])
+        assert row["c（读入后）"] == pytest.approx(row["f"] * row["c（读入前）"] + row["i"] * row["c̃"])
+    assert "+0.900" in plotting.show_table(table).to_html()
+    with pytest.raises(ValueError, match="一个句子"):
+        plotting.gate_table(w, {g: result.gates[g][:, :2] for g in gates}, c_prev, c_t, result.outputs[:, t])
+
+
+def test_step_contributions_add_up_to_the_averaged_logit():
+    """w·h_t / T summed over t is w·mean(h); each share depends only on the words read so far."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 6, 3))
+    kernel, recurrent_kernel, bias = rng.normal(size=(3, 20)), rng.normal(size=(5, 20)), rng.normal(size=20)
+    w = rng.normal(size=5)
+    shares = reference.step_contributions(x, kernel, recurrent_kernel, bias, w)
+    assert shares.shape == (2, 6)
+    outputs = reference.lstm_forward(x, kernel, recurrent_kernel, bias).outputs
+    np.testing.assert_allclose(shares.sum(axis=1), outputs.mean(axis=1) @ w)
+    prefix = reference.step_contributions(x[:, :4], kernel, recurrent_kernel, bias, w)
+    np.testing.assert_allclose(prefix * 4, shares[:, :4] * 6)
+    with pytest.raises(ValueError, match="output_weights"):
+        reference.step_contributions(x, kernel, recurrent_kernel, bias, w[:3])
+
+
+def test_sigmoid_is_stable_and_exact():
+    """Extreme float32 logits give 0 and 1 without overflow warnings; ordinary ones the textbook value."""
+    z = np.array([-100.0, -88.5, -20.0, 0.0, 20.0, 100.0, -np.inf, np.inf], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            p = reference.sigmoid(z)
+            scalar = reference.sigmoid(np.float32(-100.0))
+    assert p.dtype == np.float32 and np.all(np.isfinite(p))
+    assert p[0] == 0.0 and p[-1] == 1.0 and p[5] == 1.0 and p[3] == 0.5 and scalar == 0.0
+    assert 0 < p[2] < 1e-8  # the tail is kept: sigmoid(-20) is about 2e-9, not rounded to 0
+    assert np.all(np.diff(p[:6]) >= 0)
+    z64 = np.linspace(-30, 30, 101)
+    np.testing.assert_allclose(reference.sigmoid(z64), 1 / (1 + np.exp(-z64)), rtol=1e-15)
+    assert reference.sigmoid([-1.0, 1.0]).sum() == pytest.approx(1.0)
+
+
 def test_bad_shapes_and_layers_are_rejected():
     with pytest.raises(ValueError, match="形状"):
         reference.simple_rnn_forward(np.zeros((2, 3)), np.zeros((3, 4)), np.zeros((4, 4)), np.zeros(4))

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from llmcourse import baselines, cli, config, evaluation, pipeline, serving
+from llmcourse import baselines, config, evaluation, pipeline, registry, saving
+from llmcourse.deploy import cli
 
 EDGE_CASES = ["", "😀😀😀", "這個產品很好，物流也快", "zzqxj qwrtp", "我非常喜欢这个产品", "   "]
 
@@ -32,7 +33,7 @@ def test_saved_directory_is_self_contained(saved_lstm):
     _, directory = saved_lstm
     assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.keras", "vocabulary.json"]
     cfg = json.loads((directory / "config.json").read_text("utf-8"))
-    assert cfg["format"] == serving.FORMAT and cfg["kind"] == "lstm"
+    assert cfg["format"] == saving.FORMAT and cfg["kind"] == "lstm"
     assert set(cfg["versions"]) >= {"python", "tensorflow", "jieba", "gensim"}
     assert {"validation", "test"} <= set(cfg["metrics"]) and "accuracy" in cfg["metrics"]["test"]
     assert cfg["model"]["hidden_units"] > 0 and cfg["encoder"]["max_len"] > 0
@@ -40,17 +41,17 @@ def test_saved_directory_is_self_contained(saved_lstm):
 
 def test_save_then_load_gives_identical_predictions(saved_lstm, prepared):
     trained, directory = saved_lstm
-    loaded = serving.load_model(directory)
+    loaded = saving.load_model(directory)
     texts = prepared.splits.test.texts[:50] + EDGE_CASES
     np.testing.assert_allclose(loaded.predict_proba(texts), trained.model.predict_proba(texts), rtol=0, atol=1e-6)
 
 
 def test_edge_case_strings_get_probabilities(saved_lstm):
-    results = serving.load_model(saved_lstm[1]).predict(EDGE_CASES)
+    results = saving.load_model(saved_lstm[1]).predict(EDGE_CASES)
     assert [r["text"] for r in results] == EDGE_CASES
     for r in results:
         assert 0.0 <= r["probability"] <= 1.0 and r["label"] in (0, 1) and r["label_name"] in ("正面", "负面")
-    assert serving.load_model(saved_lstm[1]).predict([]) == []
+    assert saving.load_model(saved_lstm[1]).predict([]) == []
 
 
 def test_predict_rejects_a_bare_string(saved_lstm):
@@ -59,25 +60,25 @@ def test_predict_rejects_a_bare_string(saved_lstm):
 
 
 def test_loading_refuses_missing_or_foreign_directories(tmp_path, saved_lstm):
-    with pytest.raises(serving.ModelLoadError, match="找不到模型目录"):
-        serving.load_model(tmp_path / "missing")
-    with pytest.raises(serving.ModelLoadError, match="config.json"):
-        serving.load_model(tmp_path)
+    with pytest.raises(saving.ModelLoadError, match="找不到模型目录"):
+        saving.load_model(tmp_path / "missing")
+    with pytest.raises(saving.ModelLoadError, match="config.json"):
+        saving.load_model(tmp_path)
     (tmp_path / "config.json").write_text('{"format": "llmcourse.model/1", "kind": "lstm"}', "utf-8")
-    with pytest.raises(serving.ModelLoadError, match="model.keras"):
-        serving.load_model(tmp_path)
+    with pytest.raises(saving.ModelLoadError, match="model.keras"):
+        saving.load_model(tmp_path)
 
 
-@pytest.mark.parametrize("kind", baselines.BASELINE_KINDS)
+@pytest.mark.parametrize("kind", registry.BASELINE_KINDS)
 def test_baselines_learn_and_round_trip_through_json(kind, reviews, tmp_path):
     part = reviews.sample(1500, seed=2)
     train_t, train_y = part.texts[:1200], part.labels[:1200]
     test_t, test_y = part.texts[1200:], part.labels[1200:]
-    model = serving.BaselineModel(baselines.TfidfClassifier(kind).fit(train_t, train_y), {"kind": kind})
+    model = saving.BaselineModel(baselines.TfidfClassifier(kind).fit(train_t, train_y), {"kind": kind})
     assert model.evaluate(test_t, test_y).accuracy > 0.7
     model.save(tmp_path)
-    loaded = serving.load_model(tmp_path)
-    assert isinstance(loaded, serving.BaselineModel)
+    loaded = saving.load_model(tmp_path)
+    assert isinstance(loaded, saving.BaselineModel)
     np.testing.assert_allclose(loaded.predict_proba(test_t + EDGE_CASES), model.predict_proba(test_t + EDGE_CASES))
 
 
@@ -175,7 +176,7 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     saved = json.loads((tmp_path / "pre" / "config.json").read_text(encoding="utf-8"))
     assert code == 0 and "语言模型预训练" in err and saved["kind"] == "bilstm"
     assert saved["training"]["language_model_pretraining"]["epochs"] == config.sizes("quick").pretrain_epochs
-    assert saved["model"]["word_dropout"] == pipeline.PRETRAINED_RECIPE["word_dropout"]
+    assert saved["model"]["word_dropout"] == registry.RECIPES["default"].word_dropout
     assert saved["model"]["ensemble"] == config.sizes("quick").ensemble and "--ensemble 1" in err
     assert len(saved["training"]["ensemble_members"]) == saved["model"]["ensemble"]
     code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0",

@@ -12,15 +12,19 @@ import json
 import os
 import re
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from llmcourse import exercises, student
+from llmcourse import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))  # the student builder is course tooling: tools/student.py, not in the package
+import build_state  # noqa: E402
+import student  # noqa: E402
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
 CJK_RUN = re.compile(r"[\u4e00-\u9fff，。；：、“”（）！？《》]{12,}")
 
@@ -30,24 +34,6 @@ CJK_RUN = re.compile(r"[\u4e00-\u9fff，。；：、“”（）！？《》]{12
 
 def load(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def toc_files():
-    files = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(str(node["file"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    walk(toc)
-    return files + [toc["root"]]
 
 
 def public_text():
@@ -262,7 +248,7 @@ def test_student_output_layout(editions):
     assert "download-source-button" not in page and "download-notebook-button" not in page
     assert 'class="solution' not in page and 'class="solution' in (normal / "notebooks" / "01_background.html").read_text("utf-8")
     assert "学生版" in page
-    in_book = {Path(f).stem for f in toc_files()}
+    in_book = {Path(f).stem for f in build_state.toc_pages(ROOT)}
     assert {p.stem for p in html_dir.rglob("*.html")} >= in_book - {"instructor"}
     assert not (html_dir / "book" / "instructor.html").exists()
     assert sorted(p.name for p in (output / "notebooks").glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
@@ -272,7 +258,7 @@ def test_no_solution_text_in_the_student_edition(editions):
     normal, output = editions
     solutions = solution_snippets()
     assert solutions and all(solutions.values()), {k: v for k, v in solutions.items() if not v}
-    in_book = {Path(f).stem for f in toc_files()}
+    in_book = {Path(f).stem for f in build_state.toc_pages(ROOT)}
 
     normal_text = "\n".join(all_text(normal).values())
     for (chapter, label), pieces in solutions.items():
@@ -293,7 +279,7 @@ def test_no_solution_words_in_the_student_search_index(editions):
     html_dir = output / "html"
     student_terms, normal_terms = index_terms(html_dir), index_terms(normal)
     shown = visible_text(html_dir)
-    in_book = {Path(f).stem for f in toc_files()}
+    in_book = {Path(f).stem for f in build_state.toc_pages(ROOT)}
     words = set()
     for path in NOTEBOOKS:
         if path.stem not in in_book:
@@ -311,7 +297,7 @@ def test_exercises_are_in_the_student_edition(editions):
     _, output = editions
     html_text = "\n".join(readable(p) for p in (output / "html").rglob("*.html"))
     notebook_text = "\n".join(readable(p) for p in (output / "notebooks").glob("*.ipynb"))
-    in_book = {Path(f).stem for f in toc_files()}
+    in_book = {Path(f).stem for f in build_state.toc_pages(ROOT)}
     for (chapter, label), piece in exercise_snippets().items():
         assert piece in notebook_text, f"{label} 不在学生版笔记本中"
         if chapter in in_book:

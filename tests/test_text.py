@@ -58,7 +58,7 @@ def test_cache_hit_returns_identical_tokens_without_jieba(tmp_path, small_review
     texts = small_reviews.texts[:200]
     seg = text.Segmenter()
     first = text.segment_corpus(texts, seg, directory=tmp_path)
-    assert len(list(tmp_path.glob("segments-*.json.gz"))) == 1
+    assert len(list(tmp_path.glob("segments/*/tokens.json.gz"))) == 1
 
     def no_jieba(*args, **kwargs):
         raise AssertionError("jieba was called on a cache hit")
@@ -73,7 +73,7 @@ def test_cache_key_changes_with_texts_and_settings(tmp_path, small_reviews):
     text.segment_corpus(texts, text.Segmenter(), directory=tmp_path)
     text.segment_corpus(texts[:-1], text.Segmenter(), directory=tmp_path)
     text.segment_corpus(texts, text.Segmenter("search"), directory=tmp_path)
-    assert len(list(tmp_path.glob("segments-*.json.gz"))) == 3
+    assert len(list(tmp_path.glob("segments/*/tokens.json.gz"))) == 3
 
 
 def test_tokenize_corpus_removes_stopwords(tmp_path):

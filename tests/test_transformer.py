@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from llmcourse import config, models, pipeline, serving
+from llmcourse import config, models, pipeline, registry, saving
 
 
 def small_model(**kwargs):
@@ -14,9 +14,8 @@ def small_model(**kwargs):
 
 
 def test_kind_is_registered_everywhere():
-    assert "transformer" in models.MODEL_KINDS
-    assert "transformer" in pipeline.NEURAL_KINDS
-    assert models.MODEL_NAMES["transformer"]
+    assert "transformer" in registry.NEURAL_KINDS
+    assert registry.model_kind("transformer", registry.NEURAL).name
 
 
 def test_pooling_argument_does_not_change_the_model():
@@ -69,9 +68,9 @@ def prepared(reviews):
 
 def test_transformer_learns_real_reviews_and_round_trips(prepared, tmp_path):
     trained = pipeline.train_neural(prepared, "transformer", epochs=2, learning_rate=2e-3, verbose=0)
-    assert trained.name == models.MODEL_NAMES["transformer"]
+    assert trained.name == registry.KINDS["transformer"].name
     assert trained.test.accuracy > 0.6 and trained.test.roc_auc > 0.65
     texts = ["房间很干净，服务也好", "太差了，再也不来了"]
     directory = trained.model.save(tmp_path / "model")
-    loaded = serving.load_model(directory)
+    loaded = saving.load_model(directory)
     np.testing.assert_allclose(loaded.predict_proba(texts), trained.model.predict_proba(texts), atol=1e-6)

@@ -21,7 +21,7 @@ def test_vocabulary_special_ids_and_order(tokens):
     assert vocab.index_to_word[:2] == ["<pad>", "<unk>"]
     counts = [vocab.counts[w] for w in vocab.index_to_word[2:]]
     assert counts == sorted(counts, reverse=True) and min(counts) >= 2
-    assert vocab.encode(["，", "绝对没有这个词"])[1] == vectors.UNK
+    assert vocab.encode(["，", "绝对没有这个词"])[1] == vectors.UNK_ID
 
 
 def test_vocabulary_round_trip(tmp_path, tokens):
@@ -54,7 +54,7 @@ def test_embedding_rows_equal_word2vec_vectors(tokens):
     vocab = vectors.Vocabulary.build(tokens, min_count=1)
     matrix = vectors.embedding_matrix(vocab, model)
     assert matrix.shape == (len(vocab), 24) and matrix.dtype == np.float32
-    assert not matrix[vectors.PAD].any()
+    assert not matrix[vectors.PAD_ID].any()
     checked = 0
     for i, word in enumerate(vocab.index_to_word[2:], start=2):
         if word in model.wv.key_to_index:

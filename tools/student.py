@@ -1,10 +1,10 @@
 """Student edition: the book and the chapter notebooks without solutions.
 
-    python -m llmcourse.student [--output _build/student] [--notebooks-only]
-                                [--repository-url URL] [--branch BRANCH]
+    python tools/student.py [--output _build/student] [--notebooks-only]
+                            [--repository-url URL] [--branch BRANCH]
 
 Like fast.ai's "clean" notebooks, the student copies are generated, never kept
-by hand. `make student` runs this module from the repository root and writes
+by hand. `make student` runs this script from the repository root and writes
 
     <output>/html/        the book with every solution hidden (publish this folder)
     <output>/notebooks/   one notebook per chapter: outputs cleared, solution cells
@@ -17,6 +17,9 @@ pages, the search index nor a downloadable source holds a solution. The
 execution cache is the one of the normal build of the same profile
 (`_build/.jupyter_cache` for full, `_build/quick/_build/.jupyter_cache` for
 quick), so notebooks whose code is unchanged are not executed again.
+
+This is course tooling, not part of the `llmcourse` package: it imports the
+package (for the exercise checks and the run profile), never the other way.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
+
+from llmcourse import config as course_config
+from llmcourse import exercises
+
+import build_state  # tools/build_state.py, next to this script
 
 SOLUTION_TAG = "solution"  # cell tag of every solution cell (CONTRIBUTING.md)
 ANSWER_TAG = "answer"  # tag of the answer cells the student copies add
@@ -153,8 +163,6 @@ def _new_cell(kind: str, source: str, cell_id: str) -> dict:
 
 def check_usage(label: str) -> str:
     """Commented-out lines that run the exercise's check (llmcourse.exercises), if it has one."""
-    from llmcourse import exercises
-
     if label not in exercises.USAGE:
         return ""
     how, call = exercises.USAGE[label]
@@ -322,9 +330,7 @@ def anchor_paths(config: dict, root: Path) -> dict:
 
 
 def _dump_yaml(data: object, path: Path) -> None:
-    import yaml
-
-    header = "# 由 llmcourse.student 从仓库根目录的同名文件生成，不要手工修改。\n"
+    header = "# 由 tools/student.py 从仓库根目录的同名文件生成，不要手工修改。\n"
     path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
@@ -332,8 +338,6 @@ def write_student_config(
     root: Path, work: Path, profile: str, cache: Path | None = None, **options
 ) -> tuple[Path, Path]:
     """Write the student `_config.yml` and `_toc.yml` next to the build folder."""
-    import yaml
-
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
     if cache is None:
@@ -352,7 +356,7 @@ def write_student_config(
 
 
 def find_root() -> Path:
-    """The repository root: the folder holding _config.yml above this package, else the cwd."""
+    """The repository root: the folder holding _config.yml above tools/, else the cwd."""
     here = Path(__file__).resolve().parents[1]
     return here if (here / "_config.yml").exists() else Path.cwd()
 
@@ -379,10 +383,9 @@ def build(
 
     work: Sphinx's own output folder (default `<output>/../.student-work`): its
     doctrees and executed notebooks still hold the solutions, so only the HTML
-    is copied into `output`.
+    is copied into `output`. Its saved Sphinx state is dropped first when it no
+    longer matches the folder or the cache (tools/build_state.py).
     """
-    from llmcourse import config as course_config
-
     root = Path(root).resolve() if root else find_root()
     output = Path(output).resolve() if output else root / "_build" / "student"
     work = Path(work).resolve() if work else output.parent / ".student-work"
@@ -397,6 +400,8 @@ def build(
     config_path, toc_path = write_student_config(
         root, work, profile, Path(cache).resolve() if cache else None, repository_url=repository_url, branch=branch
     )
+    used_cache = yaml.safe_load(config_path.read_text(encoding="utf-8"))["execute"]["cache"]
+    build_state.reset_if_stale(work / "_build", root, cache=used_cache)
     command = [*_jupyter_book(), "build", str(root), "--config", str(config_path), "--toc", str(toc_path),
                "--path-output", str(work), "--keep-going"]
     env = dict(os.environ, LLMCOURSE_PROFILE=profile)
@@ -415,7 +420,7 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmcourse.student", description="生成不含参考答案的学生版书籍和笔记本。")
+    parser = argparse.ArgumentParser(prog="python tools/student.py", description="生成不含参考答案的学生版书籍和笔记本。")
     parser.add_argument("--output", help="输出目录（默认 _build/student）")
     parser.add_argument("--profile", choices=["full", "quick"], help="运行规模（默认取 LLMCOURSE_PROFILE，未设置时为 full）")
     parser.add_argument("--cache", help="执行缓存目录（默认使用同一规模的普通构建的缓存）")

@@ -17,11 +17,16 @@ import asyncio
 import concurrent.futures
 import contextlib
 
+import fastapi
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llmcourse import __version__
+from llmcourse.saving import library_versions
 
 DEFAULT_MAX_TEXTS = 64
 DEFAULT_MAX_CHARS = 2000
@@ -151,6 +156,18 @@ class _BodySizeLimit:
 
 
 # --------------------------------------------------------------------------- the app
+APP_TITLE = "llmcourse 中文评论情感分析服务"
+APP_DESCRIPTION = ("对中文评论做情感分类（正面 / 负面）。POST /predict 一次提交一批原始文本，"
+                   "服务内部完成 jieba 分词、编码和模型推理；GET /health 查看状态、上限和版本。"
+                   "所有错误都以 JSON 对象 {\"detail\": \"中文说明\"} 返回，状态码为 4xx。")
+ERROR_RESPONSES = {
+    400: {"model": ErrorResponse, "description": "请求体不是合法的 JSON"},
+    413: {"model": ErrorResponse, "description": "文本条数、单条字数或请求体大小超过上限"},
+    415: {"model": ErrorResponse, "description": "Content-Type 不是 application/json"},
+    422: {"model": ErrorResponse, "description": "字段缺失、类型不对（texts 不是字符串列表）或 texts 为空"},
+}
+
+
 def create_app(
     model,
     max_texts: int = DEFAULT_MAX_TEXTS,
@@ -158,27 +175,32 @@ def create_app(
     threads: int = DEFAULT_THREADS,
     max_body_bytes: int | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving `model` (a serving.SentimentModel or BaselineModel).
+    """A FastAPI app serving `model` (a saving.SentimentModel or BaselineModel).
 
     max_texts / max_chars: limits per request and per text. threads: size of
     the thread pool that runs predictions. max_body_bytes (default: enough for
     max_texts texts of max_chars characters, even \\u-escaped) bounds the body.
-    """
-    from llmcourse import __version__
-    from llmcourse.serving import library_versions
 
+    Taught on the deployment page (book/deployment.md).
+    """
     if max_texts < 1 or max_chars < 1 or threads < 1:
         raise ValueError("max_texts、max_chars 和 threads 都必须是正整数")
     if max_body_bytes is None:
         max_body_bytes = max_texts * (max_chars * 12 + 16) + 4096  # 12 bytes: a surrogate pair as \ud83d\ude00
     model.predict(["预热"])  # load jieba's dictionary and trace the TF graph before requests run in parallel
-    import fastapi
-    import uvicorn
-
-    versions = {**library_versions(), "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__}
-    model_versions = {k: str(v) for k, v in model.config.get("versions", {}).items()}
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes)
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmcourse-predict")
+    app = FastAPI(title=APP_TITLE, description=APP_DESCRIPTION, version=__version__,
+                  lifespan=_shutdown_on_exit(executor))
+    _add_exception_handlers(app)
+    _add_predict_route(app, model, executor, limits)
+    _add_health_route(app, _health_payload(model, limits))
+    app.add_middleware(_BodySizeLimit, max_body_bytes=max_body_bytes)
+    return app
+
+
+def _shutdown_on_exit(executor: concurrent.futures.Executor):
+    """A FastAPI lifespan that stops the prediction thread pool when the app shuts down."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -187,64 +209,79 @@ def create_app(
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(
-        title="llmcourse 中文评论情感分析服务",
-        description=("对中文评论做情感分类（正面 / 负面）。POST /predict 一次提交一批原始文本，"
-                     "服务内部完成 jieba 分词、编码和模型推理；GET /health 查看状态、上限和版本。"
-                     "所有错误都以 JSON 对象 {\"detail\": \"中文说明\"} 返回，状态码为 4xx。"),
-        version=__version__,
-        lifespan=lifespan,
-    )
-    error_responses = {
-        400: {"model": ErrorResponse, "description": "请求体不是合法的 JSON"},
-        413: {"model": ErrorResponse, "description": "文本条数、单条字数或请求体大小超过上限"},
-        415: {"model": ErrorResponse, "description": "Content-Type 不是 application/json"},
-        422: {"model": ErrorResponse, "description": "字段缺失、类型不对（texts 不是字符串列表）或 texts 为空"},
-    }
+    return lifespan
 
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(request: Request, exc: RequestValidationError):
-        if not _is_json_request(request):
-            return _error(415, f"Content-Type 必须是 application/json，收到的是 {request.headers.get('content-type')!r}")
-        described = [_describe_validation_error(e) for e in exc.errors()]
-        status = 400 if any(s == 400 for s, _ in described) else 422
-        messages = list(dict.fromkeys(m for s, m in described if s == status))
-        return _error(status, "；".join(messages[:5]))
 
-    @app.exception_handler(ApiError)
-    async def on_api_error(request: Request, exc: ApiError):
-        return _error(exc.status, exc.detail)
+# --------------------------------------------------------------------------- errors as {"detail": "<中文说明>"}
+def _add_exception_handlers(app: FastAPI) -> None:
+    """Make every error a JSON object {"detail": "<中文说明>"} with its 4xx status."""
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 404:
-            detail = f"没有这个地址：{request.url.path}；可用的接口是 POST /predict 和 GET /health"
-        elif exc.status_code == 405:
-            detail = f"{request.url.path} 不接受 {request.method} 请求；预测请用 POST /predict，状态请用 GET /health"
-        else:
-            detail = str(exc.detail)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.post("/predict", response_model=PredictResponse, responses=error_responses,
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """415 for a body that is not JSON, 400 for broken JSON, otherwise 422 with up to five reasons."""
+    if not _is_json_request(request):
+        return _error(415, f"Content-Type 必须是 application/json，收到的是 {request.headers.get('content-type')!r}")
+    described = [_describe_validation_error(e) for e in exc.errors()]
+    status = 400 if any(s == 400 for s, _ in described) else 422
+    messages = list(dict.fromkeys(m for s, m in described if s == status))
+    return _error(status, "；".join(messages[:5]))
+
+
+async def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+    """An ApiError raised by an endpoint: its own status and Chinese message."""
+    return _error(exc.status, exc.detail)
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Unknown paths (404) and wrong methods (405) get a message that names the real endpoints."""
+    if exc.status_code == 404:
+        detail = f"没有这个地址：{request.url.path}；可用的接口是 POST /predict 和 GET /health"
+    elif exc.status_code == 405:
+        detail = f"{request.url.path} 不接受 {request.method} 请求；预测请用 POST /predict，状态请用 GET /health"
+    else:
+        detail = str(exc.detail)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+# --------------------------------------------------------------------------- the endpoints
+def _check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:
+    """Raise ApiError (422 or 413) when `texts` is empty or over the limits."""
+    if not texts:
+        raise ApiError(422, f"texts 不能是空列表：至少提供一条文本，例如 {EXAMPLE}")
+    if len(texts) > max_texts:
+        raise ApiError(413, f"一次最多预测 {max_texts} 条文本，这个请求有 {len(texts)} 条；请分成几个请求发送")
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            raise ApiError(413, f"texts 的第 {i} 条文本有 {len(text)} 个字符，超过每条 {max_chars} 个字符的上限")
+
+
+def _add_predict_route(app: FastAPI, model, executor: concurrent.futures.Executor, limits: Limits) -> None:
+    """POST /predict: check the limits, then run model.predict in the thread pool."""
+
+    @app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
               summary="预测一批文本的情感", tags=["预测"])
     async def predict(body: PredictRequest) -> PredictResponse:
         """对 texts 中的每条文本给出标签（1 正面 / 0 负面）和正面概率，顺序与输入相同。"""
-        texts = body.texts
-        if not texts:
-            raise ApiError(422, f"texts 不能是空列表：至少提供一条文本，例如 {EXAMPLE}")
-        if len(texts) > max_texts:
-            raise ApiError(413, f"一次最多预测 {max_texts} 条文本，这个请求有 {len(texts)} 条；请分成几个请求发送")
-        for i, text in enumerate(texts):
-            if len(text) > max_chars:
-                raise ApiError(413, f"texts 的第 {i} 条文本有 {len(text)} 个字符，超过每条 {max_chars} 个字符的上限")
+        _check_texts(body.texts, limits.max_texts, limits.max_chars)
         loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(executor, model.predict, texts)
+        results = await loop.run_in_executor(executor, model.predict, body.texts)
         return PredictResponse(predictions=[Prediction(**r) for r in results], model=model.kind)
+
+
+def _health_payload(model, limits: Limits) -> Health:
+    """What GET /health answers: model kind, limits, and the versions of the service and of the model."""
+    versions = {**library_versions(), "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__}
+    model_versions = {k: str(v) for k, v in model.config.get("versions", {}).items()}
+    return Health(status="ok", model=model.kind, limits=limits, versions=versions, model_versions=model_versions)
+
+
+def _add_health_route(app: FastAPI, payload: Health) -> None:
+    """GET /health: always the same payload, built once when the app is created."""
 
     @app.get("/health", response_model=Health, summary="服务状态、上限和版本", tags=["状态"])
     async def health() -> Health:
         """服务正常时 status 为 ok，并给出已加载的模型类型、每个请求的上限和库版本。"""
-        return Health(status="ok", model=model.kind, limits=limits, versions=versions, model_versions=model_versions)
-
-    app.add_middleware(_BodySizeLimit, max_body_bytes=max_body_bytes)
-    return app
+        return payload

@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: no C++ log lines
+
+from llmcourse import config, data, registry, saving  # noqa: E402  (none of them imports TensorFlow)
 
 EXIT_USAGE = 2
 
@@ -27,44 +30,37 @@ def _err(message: str) -> None:
 
 
 def _load_data(args):
-    from llmcourse import data
-
     if args.data is None:
         return data.load_reviews()
     return data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
 
 
 def cmd_train(args) -> int:
-    from llmcourse import config, pipeline
+    from llmcourse import pipeline  # deferred: it imports TensorFlow, which the other commands may not need
 
     dataset = _load_data(args)
     print(dataset.report, file=sys.stderr)
     sizes = config.sizes()
     if len(dataset) < 20:
         raise CliError(f"数据太少（{len(dataset)} 条），至少需要 20 条才能划分训练、验证和测试集")
-    print(f"运行规模：{sizes.profile}；模型：{args.model}；随机种子：{args.seed}", file=sys.stderr)
+    recipe = registry.recipe(registry.DEFAULT_RECIPE if args.pretrain else "plain")
+    print(f"运行规模：{sizes.profile}；模型：{args.model}；训练方案：{recipe.name}（{recipe.description}）；"
+          f"随机种子：{args.seed}", file=sys.stderr)
     prepared = pipeline.prepare(dataset, sizes, seed=args.seed, progress=True)
     print(prepared.splits, file=sys.stderr)
-    if args.model in pipeline.NEURAL_KINDS:
-        from llmcourse.pretraining import PRETRAINABLE_KINDS
-
-        recipe = {}
-        if args.pretrain and args.model in PRETRAINABLE_KINDS:
-            recipe = pipeline.pretrained_settings(sizes)
-            if args.pretrain_epochs is not None:
-                recipe["pretrain_epochs"] = args.pretrain_epochs
-            print(f"先把编码器当作语言模型预训练 {recipe['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
-                  file=sys.stderr)
-        if args.epochs is not None:
-            recipe["epochs"] = args.epochs
-        if args.ensemble is not None:
-            recipe["ensemble"] = args.ensemble
-        if recipe.get("ensemble", 1) > 1:
-            print(f"微调 {recipe['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
-                  file=sys.stderr)
-        trained = pipeline.train_neural(prepared, args.model, verbose=args.verbose, **recipe)
-    else:
+    overrides = {name: value for name, value in (("pretrain_epochs", args.pretrain_epochs), ("epochs", args.epochs),
+                                                 ("ensemble", args.ensemble)) if value is not None}
+    if registry.KINDS[args.model].family == registry.BASELINE:
         trained = pipeline.train_baseline(prepared, args.model)
+    else:
+        settings = pipeline.recipe_settings(args.model, recipe.name, sizes, **overrides)
+        if settings.get("pretrain_epochs"):
+            print(f"先把编码器当作语言模型预训练 {settings['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
+                  file=sys.stderr)
+        if settings.get("ensemble", 1) > 1:
+            print(f"微调 {settings['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
+                  file=sys.stderr)
+        trained = pipeline.train_neural(prepared, args.model, verbose=args.verbose, **settings)
     directory = trained.model.save(args.out)
     print(f"验证集：{trained.val}")
     print(f"测试集：{trained.test}")
@@ -73,20 +69,16 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from llmcourse import data, serving
-
     # the file first: a wrong column or a bad line is reported before TensorFlow is even imported
     labelled = data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
-    model = serving.load_model(args.model)
+    model = saving.load_model(args.model)
     metrics = model.evaluate(labelled.texts, labelled.labels).as_dict()
     print(json.dumps(metrics, ensure_ascii=False))
     return 0
 
 
 def cmd_predict(args) -> int:
-    from llmcourse import serving
-
-    model = serving.load_model(args.model)
+    model = saving.load_model(args.model)
     texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for result in model.predict(texts):
         print(json.dumps(result, ensure_ascii=False))
@@ -94,19 +86,16 @@ def cmd_predict(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import socket
-
-    from llmcourse import serving
-
     for name in ("max_texts", "max_chars", "threads"):
         if getattr(args, name) < 1:
             raise CliError(f"--{name.replace('_', '-')} 必须是正整数")
     if not 0 <= args.port <= 65535:
         raise CliError(f"端口号 {args.port} 无效：应在 0 到 65535 之间")
-    model = serving.load_model(args.model)
+    model = saving.load_model(args.model)
+    # deferred: FastAPI and uvicorn are the optional "serve" dependencies, needed by this command only
     import uvicorn
 
-    from llmcourse.http_service import create_app
+    from llmcourse.deploy.service import create_app
 
     app = create_app(model, max_texts=args.max_texts, max_chars=args.max_chars, threads=args.threads)
     # Bind here, so a busy port or a bad address is one line and exit status 2, not a uvicorn traceback.
@@ -130,15 +119,13 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from llmcourse.baselines import BASELINE_KINDS
-
-    kinds = ("lstm", "bilstm", "gru", "rnn", "mean") + BASELINE_KINDS
     parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="训练一个模型并保存为目录")
     train.add_argument("--out", required=True, help="保存模型的目录")
-    train.add_argument("--model", choices=kinds, default="bilstm", help="模型类型（默认 bilstm）")
+    train.add_argument("--model", choices=tuple(registry.KINDS), default=registry.DEFAULT_KIND,
+                       help=f"模型类型（默认 {registry.DEFAULT_KIND}）")
     train.add_argument("--epochs", type=int, default=None, help="最多训练轮数（默认取运行规模的设置）")
     train.add_argument("--seed", type=int, default=42, help="随机种子")
     train.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=True,
@@ -181,9 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from llmcourse.data import DataFormatError
-    from llmcourse.serving import ModelLoadError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "epochs", None) is not None and args.epochs < 1:
@@ -194,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--ensemble 必须是正整数")
     try:
         return args.func(args)
-    except (DataFormatError, ModelLoadError, CliError, FileNotFoundError) as err:
+    except (data.DataFormatError, saving.ModelLoadError, CliError, FileNotFoundError) as err:
         _err(str(err))
         return EXIT_USAGE
     except KeyboardInterrupt:

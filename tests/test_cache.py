@@ -1,0 +1,131 @@
+"""llmcourse.cache: atomic, validated, content-addressed entries, and a code fingerprint from the import graph."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from llmcourse import cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def save_text(value, folder):
+    (folder / "value.txt").write_text(value, encoding="utf-8")
+
+
+def load_text(folder):
+    return (folder / "value.txt").read_text(encoding="utf-8")
+
+
+def test_an_entry_is_computed_once_then_read(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return "结果"
+
+    first = cache.cached("demo", "k1", compute, save_text, load_text, tmp_path)
+    second = cache.cached("demo", "k1", compute, save_text, load_text, tmp_path)
+    assert first == ("结果", False) and second == ("结果", True) and len(calls) == 1
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["k1"]  # no temporary folder left behind
+    assert cache.cached("demo", "k1", compute, save_text, load_text, tmp_path, enabled=False) == ("结果", False)
+
+
+@pytest.mark.parametrize("damage", ["edit", "truncate", "extra file", "no manifest", "bad manifest"])
+def test_a_damaged_entry_is_removed_and_recomputed(tmp_path, damage):
+    folder = cache.write("demo", "k", lambda f: save_text("原始内容", f), tmp_path)
+    if damage == "edit":
+        (folder / "value.txt").write_text("被改过", encoding="utf-8")
+    elif damage == "truncate":
+        (folder / "value.txt").write_bytes(b"")
+    elif damage == "extra file":
+        (folder / "stray.bin").write_bytes(b"x")
+    elif damage == "no manifest":
+        (folder / cache.MANIFEST).unlink()
+    else:
+        (folder / cache.MANIFEST).write_text("[1, 2", encoding="utf-8")
+    with pytest.warns(RuntimeWarning, match="缓存条目"):
+        assert cache.read("demo", "k", load_text, tmp_path) is None
+    assert not folder.exists()
+    assert cache.cached("demo", "k", lambda: "重算", save_text, load_text, tmp_path) == ("重算", False)
+
+
+def test_a_failing_loader_counts_as_damage(tmp_path):
+    cache.write("demo", "k", lambda f: save_text("x", f), tmp_path)
+
+    def broken(folder):
+        raise ValueError("读不了")
+
+    with pytest.warns(RuntimeWarning, match="读不了"):
+        assert cache.read("demo", "k", broken, tmp_path) is None
+
+
+def test_a_failed_write_leaves_no_entry(tmp_path):
+    def fails(folder):
+        (folder / "half.txt").write_text("一半")
+        raise OSError("磁盘满了")
+
+    with pytest.raises(OSError):
+        cache.write("demo", "k", fails, tmp_path)
+    assert not (tmp_path / "demo" / "k").exists() and list((tmp_path / "demo").iterdir()) == []
+
+
+def test_keys_depend_on_every_part():
+    base = cache.make_key("llmcourse.text", "设置", [["我", "喜欢"]])
+    assert base == cache.make_key("llmcourse.text", "设置", [["我", "喜欢"]])
+    assert base != cache.make_key("llmcourse.text", "设置", [["我喜欢"]])  # the same characters, cut elsewhere
+    assert base != cache.make_key("llmcourse.text", "设置2", [["我", "喜欢"]])
+    assert base != cache.make_key("llmcourse.vectors", "设置", [["我", "喜欢"]])  # another module's code
+
+
+def test_the_fingerprint_follows_the_import_graph():
+    closure = cache.import_closure("llmcourse.pipeline")
+    for module in ("llmcourse.evaluation", "llmcourse.config", "llmcourse.training", "llmcourse.text"):
+        assert module in closure
+    assert "llmcourse.pipeline" not in cache.import_closure("llmcourse.evaluation")
+    assert not any(m.startswith("llmcourse.deploy") for m in closure)
+
+
+def copy_package(tmp_path: Path) -> Path:
+    """A copy of the package to edit, importable through PYTHONPATH ahead of the installed one."""
+    shutil.copytree(ROOT / "llmcourse", tmp_path / "src" / "llmcourse",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "src"
+
+
+TRAIN_SCRIPT = textwrap.dedent("""
+    import dataclasses
+    import llmcourse
+    from llmcourse import config, data, pipeline
+    assert llmcourse.__file__.startswith(%r), llmcourse.__file__
+    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=200, extra_w2v_sentences=0)
+    prepared = pipeline.prepare(data.load_reviews(), sizes, progress=False)
+    trained = pipeline.train_baseline(prepared, "tfidf-char", cache=True)
+    print("from_cache", trained.from_cache)
+""")
+
+
+def test_a_changed_metric_is_never_served_from_an_old_entry(tmp_path):
+    """Train a cached model, change a function in `evaluation`: the next run trains again."""
+    src = copy_package(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(src), LLMCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3")
+
+    def run() -> str:
+        out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT % str(src)], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout.split()[-1]
+
+    assert run() == "False"
+    assert run() == "True"  # the same code: read back
+    evaluation = src / "llmcourse" / "evaluation.py"
+    source = evaluation.read_text(encoding="utf-8")
+    marker = "def compute_metrics("
+    assert marker in source
+    evaluation.write_text(source.replace(marker, "# a changed metric\n" + marker), encoding="utf-8")
+    assert run() == "False"  # evaluation's code changed: trained anew
