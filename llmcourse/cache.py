@@ -42,7 +42,10 @@ T = TypeVar("T")
 
 
 def cache_dir() -> Path:
-    """The cache root: $LLMCOURSE_CACHE_DIR, or ~/.cache/llmcourse."""
+    """The cache root: $LLMCOURSE_CACHE_DIR, or ~/.cache/llmcourse.
+
+    Taught in chapter 3.
+    """
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / PACKAGE)
 
 
@@ -57,7 +60,10 @@ def _source_path(module: str, root: Path) -> Path:
 
 
 def imported_modules(module: str, root: Path = PACKAGE_ROOT) -> set[str]:
-    """The llmcourse modules that `module` imports anywhere in its source (top level or inside functions)."""
+    """The llmcourse modules that `module` imports anywhere in its source (top level or inside functions).
+
+    Taught in chapter 3.
+    """
     tree = ast.parse(_source_path(module, root).read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -74,7 +80,10 @@ def imported_modules(module: str, root: Path = PACKAGE_ROOT) -> set[str]:
 
 
 def import_closure(module: str, root: Path = PACKAGE_ROOT) -> list[str]:
-    """`module` and every llmcourse module it imports, directly or through others, sorted."""
+    """`module` and every llmcourse module it imports, directly or through others, sorted.
+
+    Taught in chapter 3.
+    """
     seen, todo = {module}, [module]
     while todo:
         for name in imported_modules(todo.pop(), root):
@@ -86,7 +95,10 @@ def import_closure(module: str, root: Path = PACKAGE_ROOT) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def code_fingerprint(module: str, root: Path = PACKAGE_ROOT) -> str:
-    """A hash of the source of `module` and of its whole llmcourse import closure."""
+    """A hash of the source of `module` and of its whole llmcourse import closure.
+
+    Taught in chapter 3.
+    """
     digest = hashlib.sha256()
     for name in import_closure(module, root):
         digest.update(name.encode("utf-8") + b"\x00")
@@ -115,7 +127,10 @@ def _feed(digest, part) -> None:
 
 
 def make_key(module: str, *parts) -> str:
-    """The key of an entry computed by `module` from `parts` (texts, arrays, settings)."""
+    """The key of an entry computed by `module` from `parts` (texts, arrays, settings).
+
+    Taught in chapter 3.
+    """
     digest = hashlib.sha256(code_fingerprint(module).encode("ascii"))
     for part in parts:
         _feed(digest, part)
@@ -148,12 +163,18 @@ def _is_valid(folder: Path) -> bool:
 
 
 def entry_path(kind: str, key: str, root: str | os.PathLike | None = None) -> Path:
-    """Folder of the entry `key` of `kind` ("segments", "word2vec", "models")."""
+    """Folder of the entry `key` of `kind` ("segments", "word2vec", "models").
+
+    Taught in chapter 3.
+    """
     return Path(root or cache_dir()) / kind / key
 
 
 def read(kind: str, key: str, load: Callable[[Path], T], root: str | os.PathLike | None = None) -> T | None:
-    """`load(folder)` of a valid entry, or None when there is none; a damaged entry is removed."""
+    """`load(folder)` of a valid entry, or None when there is none; a damaged entry is removed.
+
+    Taught in chapter 3.
+    """
     folder = entry_path(kind, key, root)
     if not folder.is_dir():
         return None
@@ -170,7 +191,10 @@ def read(kind: str, key: str, load: Callable[[Path], T], root: str | os.PathLike
 
 
 def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.PathLike | None = None) -> Path:
-    """Store an entry: `save(folder)` writes its files into a temporary folder renamed into place."""
+    """Store an entry: `save(folder)` writes its files into a temporary folder renamed into place.
+
+    Taught in chapter 3.
+    """
     folder = entry_path(kind, key, root)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
@@ -194,7 +218,10 @@ def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.Path
 
 def cached(kind: str, key: str, compute: Callable[[], T], save: Callable[[T, Path], None],
            load: Callable[[Path], T], root: str | os.PathLike | None = None, enabled: bool = True) -> tuple[T, bool]:
-    """(`compute()` or the stored result, whether it came from the cache)."""
+    """(`compute()` or the stored result, whether it came from the cache).
+
+    Taught in chapter 3.
+    """
     if enabled:
         found = read(kind, key, load, root)
         if found is not None:

@@ -30,7 +30,10 @@ SPLITS = ("train", "val", "test")
 
 @dataclasses.dataclass
 class Prepared:
-    """One split and everything derived from it, shared by every model trained on it."""
+    """One split and everything derived from it, shared by every model trained on it.
+
+    Taught in chapter 5.
+    """
 
     splits: data.Splits
     tokens: dict[str, list[list[str]]]  # train/val/test -> token lists
@@ -110,7 +113,10 @@ def extra_sentences(sizes: RunSizes, stopwords: Iterable[str] = ()) -> list[list
 
 # --------------------------------------------------------------------------- results
 def trained_name(kind: str, pretrained: bool = False, ensemble: int = 1, single: bool = False) -> str:
-    """The name of a trained model in the book's tables, e.g. "双向 LSTM（语言模型预训练，3 次微调平均）"."""
+    """The name of a trained model in the book's tables, e.g. "双向 LSTM（语言模型预训练，3 次微调平均）".
+
+    Taught in chapter 5.
+    """
     notes = ["语言模型预训练"] if pretrained else []
     if single:
         notes.append("单个")
@@ -121,7 +127,10 @@ def trained_name(kind: str, pretrained: bool = False, ensemble: int = 1, single:
 
 @dataclasses.dataclass
 class Trained:
-    """A trained model (neural or baseline) with its scores on the prepared split."""
+    """A trained model (neural or baseline) with its scores on the prepared split.
+
+    Taught in chapter 5.
+    """
 
     name: str
     kind: str
@@ -174,6 +183,7 @@ class NeuralSettings:
     `pretrain_extra_text`. word_dropout drops whole words during training;
     weight_decay > 0 uses AdamW. ensemble > 1: fine-tune that many models from the
     same starting weights with seeds seed, seed + 100, ... and average their logits.
+    Taught in chapter 5.
     """
 
     epochs: int | None = None
@@ -328,7 +338,10 @@ def train_baseline(prepared: Prepared, kind: str = "tfidf-char", cache: bool = F
 
 
 def recipe_settings(kind: str, recipe: str = DEFAULT_RECIPE, sizes: RunSizes | None = None, **overrides) -> dict:
-    """The `train_neural` choices of a named recipe for `kind`, with `overrides` on top."""
+    """The `train_neural` choices of a named recipe for `kind`, with `overrides` on top.
+
+    Taught in chapter 5.
+    """
     return {**named_recipe(recipe).settings(kind, sizes or config.sizes()), **overrides}
 
 

@@ -108,17 +108,6 @@ def plot_length_histogram(
     return ax
 
 
-def plot_top_items(items: Sequence[tuple[str, float]], title: str, xlabel: str = "次数", ax=None, color=None):
-    """Horizontal bar chart of (label, value) pairs, largest on top."""
-    ax = _axes(ax, (5, 0.32 * len(items) + 1))
-    labels = [k for k, _ in items][::-1]
-    values = [v for _, v in items][::-1]
-    ax.barh(labels, values, color=color or "#457b9d")
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    return ax
-
-
 def plot_embedding_2d(words: Sequence[str], coords: np.ndarray, groups: Sequence[str] | None = None,
                       title: str = "词向量的二维投影", ax=None):
     """Scatter of 2-D word coordinates with each word written beside its point. Taught in chapter 3."""

@@ -38,7 +38,10 @@ DIRECTIONS = ("forward", "backward")
 
 @dataclasses.dataclass
 class PretrainingRecord:
-    """The figures of one pretraining run, without its weights: what tables and config files show."""
+    """The figures of one pretraining run, without its weights: what tables and config files show.
+
+    Taught in chapter 5.
+    """
 
     kind: str
     hidden_units: int

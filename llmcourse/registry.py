@@ -16,7 +16,10 @@ NEURAL, BASELINE = "neural", "baseline"
 
 @dataclasses.dataclass(frozen=True)
 class ModelKind:
-    """One kind of classifier: its key (used on the command line), its name in tables, its family."""
+    """One kind of classifier: its key (used on the command line), its name in tables, its family.
+
+    Taught in chapter 5.
+    """
 
     key: str
     name: str  # shown in the book's tables
@@ -41,7 +44,10 @@ DEFAULT_KIND = "bilstm"
 
 
 def model_kind(key: str, family: str | None = None) -> ModelKind:
-    """The kind called `key` (of `family`, when given); a clear error for any other name."""
+    """The kind called `key` (of `family`, when given); a clear error for any other name.
+
+    Taught in chapter 5.
+    """
     choices = [k for k, v in KINDS.items() if family in (None, v.family)]
     if key not in choices:
         what = {NEURAL: "神经网络模型", BASELINE: "基线模型", None: "模型类型"}[family]
@@ -51,7 +57,10 @@ def model_kind(key: str, family: str | None = None) -> ModelKind:
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How a neural kind is trained, by name. Settings that depend on the run size come from `RunSizes`."""
+    """How a neural kind is trained, by name. Settings that depend on the run size come from `RunSizes`.
+
+    Taught in chapter 5.
+    """
 
     name: str
     description: str
@@ -87,7 +96,10 @@ DEFAULT_RECIPE = "default"
 
 
 def recipe(name: str) -> Recipe:
-    """The recipe called `name`; a clear error for any other name."""
+    """The recipe called `name`; a clear error for any other name.
+
+    Taught in chapter 5.
+    """
     if name not in RECIPES:
         raise ValueError(f"未知的训练方案 {name!r}：可选 {', '.join(RECIPES)}")
     return RECIPES[name]

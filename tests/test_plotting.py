@@ -25,7 +25,6 @@ def test_chinese_font_is_registered_and_default():
 FIGURES = [
     lambda: plotting.plot_label_counts({"正面": 8330, "负面": 9031}),
     lambda: plotting.plot_length_histogram({"正面": [3, 30, 50, 120], "负面": [5, 20, 80, 300]}),
-    lambda: plotting.plot_top_items([("不错", 30), ("失望", -12)], "高频词"),
     lambda: plotting.plot_embedding_2d(["喜欢", "讨厌"], np.array([[0, 1], [1, -1]]), ["正", "负"]),
     lambda: plotting.plot_learning_curves({"loss": [0.6, 0.4], "val_loss": [0.5, 0.45],
                                            "accuracy": [0.7, 0.8], "val_accuracy": [0.74, 0.8]}),

@@ -22,7 +22,10 @@ EXIT_USAGE = 2
 
 
 class CliError(Exception):
-    """An expected, user-facing failure: one line, exit status 2."""
+    """An expected, user-facing failure: one line, exit status 2.
+
+    Taught in chapter 5 and on the deployment page.
+    """
 
 
 def _err(message: str) -> None:
@@ -36,6 +39,10 @@ def _load_data(args):
 
 
 def cmd_train(args) -> int:
+    """`llmcourse train`: prepare the data, train a kind by the default (or plain) recipe, save it.
+
+    Taught in chapter 5 and on the deployment page.
+    """
     from llmcourse import pipeline  # deferred: it imports TensorFlow, which the other commands may not need
 
     dataset = _load_data(args)
@@ -69,6 +76,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """`llmcourse evaluate`: metrics of a saved model on a labelled file, as one JSON object.
+
+    Taught in chapter 5 and on the deployment page.
+    """
     # the file first: a wrong column or a bad line is reported before TensorFlow is even imported
     labelled = data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
     model = saving.load_model(args.model)
@@ -78,6 +89,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    """`llmcourse predict`: one JSON line per text (from the arguments, or stdin line by line).
+
+    Taught in chapter 5 and on the deployment page.
+    """
     model = saving.load_model(args.model)
     texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for result in model.predict(texts):
@@ -86,6 +101,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """`llmcourse serve`: the HTTP service on a socket bound here, so a busy port is one clear line.
+
+    Taught on the deployment page (book/deployment.md).
+    """
     for name in ("max_texts", "max_chars", "threads"):
         if getattr(args, name) < 1:
             raise CliError(f"--{name.replace('_', '-')} 必须是正整数")
@@ -119,6 +138,10 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; model kinds come from `registry.KINDS`.
+
+    Taught in chapter 5 and on the deployment page.
+    """
     parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -168,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an expected failure is one Chinese line on stderr and exit status 2.
+
+    Taught in chapter 5 and on the deployment page.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "epochs", None) is not None and args.epochs < 1:

@@ -35,7 +35,10 @@ DEFAULT_THREADS = 4
 
 # --------------------------------------------------------------------------- request and response models
 class PredictRequest(BaseModel):
-    """要预测的一批评论文本。"""
+    """要预测的一批评论文本。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -46,7 +49,10 @@ class PredictRequest(BaseModel):
 
 
 class Prediction(BaseModel):
-    """一条文本的预测结果。"""
+    """一条文本的预测结果。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     text: str = Field(description="原样返回的输入文本")
     label: int = Field(description="预测标签：1 表示正面，0 表示负面（正面概率 ≥ 0.5 时为 1）")
@@ -55,14 +61,20 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    """一批预测结果，顺序与请求中的 texts 相同。"""
+    """一批预测结果，顺序与请求中的 texts 相同。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     predictions: list[Prediction] = Field(description="每条输入文本一个结果，顺序与输入相同")
     model: str = Field(description="提供预测的模型类型，例如 bilstm")
 
 
 class Limits(BaseModel):
-    """每个请求的上限。"""
+    """每个请求的上限。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     max_texts: int = Field(description="每个请求最多的文本条数")
     max_chars: int = Field(description="每条文本最多的字符数")
@@ -70,7 +82,10 @@ class Limits(BaseModel):
 
 
 class Health(BaseModel):
-    """服务状态。"""
+    """服务状态。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     status: str = Field(description="服务正常时为 ok")
     model: str = Field(description="已加载的模型类型")
@@ -80,13 +95,19 @@ class Health(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """出错时的响应体。"""
+    """出错时的响应体。
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     detail: str = Field(description="用中文说明哪里出了问题、应该怎样改")
 
 
 class ApiError(Exception):
-    """A client error with a status code and a Chinese message."""
+    """A client error with a status code and a Chinese message.
+
+    Taught on the deployment page (book/deployment.md).
+    """
 
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
