@@ -1,7 +1,7 @@
 """llmcourse: the helper package of the course 《从零构建语言模型系统》.
 
 What the chapters teach, one idea per module, imported one way:
-config, cache, registry (foundations) -> data -> text -> vectors, ngram ->
+config, errors, cache, registry (foundations) -> data -> text -> vectors, ngram ->
 models, reference, baselines -> training -> pretraining, lm -> evaluation ->
 saving -> plotting, pipeline, exercises (composition). Deployment (command line,
 HTTP service, SavedModel export) lives in `llmcourse.deploy` above it, with its

@@ -22,6 +22,7 @@ from llmcourse import text
 from llmcourse.registry import BASELINE, model_kind
 
 C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # inverse regularisation strengths tried on validation
+TFIDF_FILE, TFIDF_FORMAT = "tfidf.json", "llmcourse.tfidf/1"
 
 
 def _words(doc: str) -> list[str]:
@@ -98,7 +99,7 @@ class TfidfClassifier:
         tfidf = self.pipeline.named_steps["tfidf"]
         logreg = self.pipeline.named_steps["logreg"]
         state = {
-            "format": "llmcourse.tfidf/1",
+            "format": TFIDF_FORMAT,
             "kind": self.kind,
             "C": self.C,
             "vocabulary": {k: int(v) for k, v in tfidf.vocabulary_.items()},
@@ -106,20 +107,28 @@ class TfidfClassifier:
             "coef": logreg.coef_[0].tolist(),
             "intercept": float(logreg.intercept_[0]),
         }
-        Path(directory, "tfidf.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        Path(directory, TFIDF_FILE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "TfidfClassifier":
-        """Rebuild a classifier from the tfidf.json written by `save`."""
-        state = json.loads(Path(directory, "tfidf.json").read_text(encoding="utf-8"))
-        if state.get("format") != "llmcourse.tfidf/1":
-            raise ValueError(f"{directory}/tfidf.json 不是 llmcourse 的基线模型文件")
+        """Rebuild a classifier from the tfidf.json written by `save`.
+
+        The file is trusted as it is; `saving.load_model` checks every field first.
+        """
+        state = json.loads(Path(directory, TFIDF_FILE).read_text(encoding="utf-8"))
+        if state.get("format") != TFIDF_FORMAT:
+            raise ValueError(f"{directory}/{TFIDF_FILE} 不是 llmcourse 的基线模型文件")
+        return cls.from_state(state)
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TfidfClassifier":
+        """A classifier from the fields of tfidf.json: kind, C, vocabulary, idf, coef, intercept."""
         model = cls(state["kind"], state["C"])
         tfidf = model.pipeline.named_steps["tfidf"]
-        tfidf.vocabulary_ = state["vocabulary"]
-        tfidf.idf_ = np.asarray(state["idf"])
+        tfidf.vocabulary_ = dict(state["vocabulary"])
+        tfidf.idf_ = np.asarray(state["idf"], dtype=np.float64)
         logreg = model.pipeline.named_steps["logreg"]
         logreg.classes_ = np.array([0, 1])
-        logreg.coef_ = np.asarray(state["coef"])[None, :]
-        logreg.intercept_ = np.array([state["intercept"]])
+        logreg.coef_ = np.asarray(state["coef"], dtype=np.float64)[None, :]
+        logreg.intercept_ = np.array([state["intercept"]], dtype=np.float64)
         return model

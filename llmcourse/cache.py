@@ -190,13 +190,46 @@ def read(kind: str, key: str, load: Callable[[Path], T], root: str | os.PathLike
     return None
 
 
+def _fsync(path: Path) -> None:
+    """Force a file's (or a folder's entries') bytes to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
+
+
+def remove_stale_temporaries(parent: Path) -> int:
+    """Delete the temporary folders of writers that died before renaming them; returns how many."""
+    removed = 0
+    for tmp in parent.glob("*.tmp*"):
+        pid = tmp.name.rpartition(".tmp")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.PathLike | None = None) -> Path:
     """Store an entry: `save(folder)` writes its files into a temporary folder renamed into place.
 
+    Every file and the folder are fsynced before the rename, so a crash leaves either the
+    whole entry or none; temporary folders that dead writers left behind are removed.
     Taught in chapter 3.
     """
     folder = entry_path(kind, key, root)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder.parent)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -205,9 +238,12 @@ def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.Path
         files = {p.relative_to(tmp).as_posix(): _file_hash(p) for p in _files(tmp)}
         manifest = {"format": FORMAT, "files": files, "python": sys.version.split()[0]}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        for path in [*_files(tmp), tmp / MANIFEST, *(p for p in tmp.rglob("*") if p.is_dir()), tmp]:
+            _fsync(path)
         if folder.exists():  # an invalid leftover, or a parallel writer's identical entry
             shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
+        _fsync(folder.parent)
     except OSError:
         if not _is_valid(folder):
             raise

@@ -5,7 +5,9 @@ A neural model directory holds:
 - vocabulary.json    the Vocabulary
 - config.json        kind, preprocessing, training settings, metrics, library versions
 A TF-IDF baseline directory holds tfidf.json instead of the first two files.
-Nothing is pickled, so loading a model directory never runs code from it.
+Nothing is pickled, so loading a model directory never runs code from it, and
+loading checks every file against its schema (types, finite numbers, sizes that
+agree) before anything is built from it.
 TensorFlow is imported only when a neural model is saved, loaded or used, so a
 baseline works without it. Taught in chapter 5.
 """
@@ -15,8 +17,11 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -29,15 +34,19 @@ from packaging.version import InvalidVersion, Version
 
 from llmcourse import __version__, baselines, evaluation
 from llmcourse.config import import_tensorflow
-from llmcourse.registry import BASELINE_KINDS
-from llmcourse.vectors import TextEncoder, Vocabulary
+from llmcourse.errors import CourseError
+from llmcourse.registry import BASELINE_KINDS, KINDS
+from llmcourse.vectors import MAX_LEN_LIMIT, PAD_TOKEN, UNK_TOKEN, VOCAB_FORMAT, TextEncoder, Vocabulary
 
 FORMAT = "llmcourse.model/1"
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocabulary.json", "config.json"
 
 
-class ModelLoadError(Exception):
-    """A model directory is missing, incomplete or not an llmcourse model. Taught in chapter 5."""
+class ModelLoadError(CourseError):
+    """A model directory is missing, incomplete, damaged or not an llmcourse model; names the file and field.
+
+    Taught in chapter 5.
+    """
 
 
 def library_versions() -> dict[str, str]:
@@ -190,33 +199,269 @@ class BaselineModel(_Predictor):
         return directory
 
 
-def load_model(directory: str | os.PathLike) -> SentimentModel | BaselineModel:
-    """Load a saved model directory (Keras safe mode: no code from the file is run). Taught in chapter 5."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ModelLoadError(f"找不到模型目录：{directory}")
-    config_path = directory / CONFIG_FILE
-    if not config_path.is_file():
-        raise ModelLoadError(f"{directory} 不是 llmcourse 模型目录：缺少 {CONFIG_FILE}")
+# --------------------------------------------------------------------------- loading, checked against a schema
+_JSON_TYPES = ((bool, "布尔值"), ((int, float), "数"), (str, "字符串"), (list, "列表"), (dict, "对象"))
+# Keras warnings that mean some weights kept their fresh random values instead of the saved ones.
+_UNLOADED_WEIGHTS = ("could not be loaded", "Skipping", "freshly-initialized")
+
+
+def _json_type(value) -> str:
+    """The JSON name of a parsed value, in Chinese, for messages."""
+    return next((name for types, name in _JSON_TYPES if isinstance(value, types)), "null")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: int | float) -> bool:
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the float range
+        return False
+
+
+class _Fields:
+    """The fields of one JSON object read from `path`; every refusal names the file and the field."""
+
+    def __init__(self, state: dict, path: Path, prefix: str = ""):
+        self.state, self.path, self.prefix = state, path, prefix
+
+    def fail(self, name: str, problem: str):
+        raise ModelLoadError(problem, self.path, field=self.prefix + name)
+
+    def get(self, name: str, types, what: str, optional: bool = False):
+        """The field's value, which must be of `types` (a bool is never a number); `what` names them."""
+        if name not in self.state:
+            if optional:
+                return None
+            self.fail(name, "缺少这个字段")
+        value = self.state[name]
+        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            self.fail(name, f"应是{what}，实际是布尔值")
+        if not isinstance(value, types):
+            self.fail(name, f"应是{what}，实际是{_json_type(value)}")
+        return value
+
+    def format(self, expected: str) -> None:
+        """The "format" field must be exactly `expected`."""
+        found = self.get("format", str, "字符串")
+        if found != expected:
+            self.fail("format", f"应是 {expected!r}，实际是 {found!r}")
+
+    def strings(self, name: str) -> list[str]:
+        """A list whose every item is a string."""
+        values = self.get(name, list, "字符串列表")
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                self.fail(name, f"应是字符串列表，第 {i + 1} 项却是{_json_type(value)}")
+        return values
+
+    def number(self, name: str, positive: bool = False) -> float:
+        """A finite number (and > 0 when `positive`)."""
+        value = self.get(name, (int, float), "数")
+        if not _is_finite(value) or (positive and value <= 0):
+            self.fail(name, f"应是{'正' if positive else '有限'}数，实际是 {value!r}")
+        return float(value)
+
+    def numbers(self, name: str, length: int) -> np.ndarray:
+        """A list of `length` finite numbers, as float64."""
+        values = self.get(name, list, "数的列表")
+        bad = next((i for i, v in enumerate(values) if not _is_number(v)), None)
+        if bad is not None:
+            self.fail(name, f"应是数的列表，第 {bad + 1} 项却是{_json_type(values[bad])}")
+        array = np.asarray([v if _is_finite(v) else math.nan for v in values], dtype=np.float64)
+        if len(array) != length:
+            self.fail(name, f"应有 {length} 个数（与 vocabulary 的大小相同），实际有 {len(array)} 个")
+        if not np.isfinite(array).all():
+            self.fail(name, f"第 {int(np.argmin(np.isfinite(array))) + 1} 项不是有限数（NaN 或无穷大）")
+        return array
+
+
+def _read_bytes(path: Path, limit: int = -1) -> bytes:
+    """The bytes of one file of a model directory (the first `limit` bytes when given)."""
+    if not path.exists():
+        raise ModelLoadError("缺少这个文件", path)
+    if path.is_dir():
+        raise ModelLoadError("应是文件，却是一个目录", path)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit)
+    except PermissionError as err:
+        raise ModelLoadError("没有读取权限", path) from err
+    except OSError as err:
+        raise ModelLoadError(f"无法读取（{err.strerror or err}）", path) from err
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from a UTF-8 file (a byte-order mark is allowed)."""
+    raw = _read_bytes(path)
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ModelLoadError("不是 UTF-8 编码的文本", path, line=raw[:err.start].count(b"\n") + 1) from err
+    try:
+        state = json.loads(content)
     except json.JSONDecodeError as err:
-        raise ModelLoadError(f"{config_path} 第 {err.lineno} 行：不是合法的 JSON") from err
-    if config.get("format") != FORMAT:
-        raise ModelLoadError(f"{config_path}：格式 {config.get('format')!r} 不是 {FORMAT}")
-    if config.get("kind") in BASELINE_KINDS:
-        if not (directory / "tfidf.json").is_file():
-            raise ModelLoadError(f"{directory} 缺少 tfidf.json")
-        return BaselineModel(baselines.TfidfClassifier.load(directory), config)
-    for name in (MODEL_FILE, VOCAB_FILE):
-        if not (directory / name).is_file():
-            raise ModelLoadError(f"{directory} 缺少 {name}")
+        raise ModelLoadError(f"不是合法的 JSON（第 {err.colno} 列附近）", path, line=err.lineno) from err
+    except (RecursionError, ValueError) as err:  # nesting too deep; an integer of more than 4,300 digits
+        why = "嵌套太深" if isinstance(err, RecursionError) else "有位数太多的整数"
+        raise ModelLoadError(f"无法解析 JSON（{why}）", path) from err
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"应是一个 JSON 对象，实际是{_json_type(state)}", path)
+    return state
+
+
+def _read_config(path: Path) -> dict:
+    """config.json: format, a known kind; versions and metrics, when present, are objects."""
+    config = _read_json(path)
+    fields = _Fields(config, path)
+    fields.format(FORMAT)
+    kind = fields.get("kind", str, "字符串")
+    if kind not in KINDS:
+        fields.fail("kind", f"未知的模型种类 {kind!r}：可选 {', '.join(KINDS)}")
+    for name in ("versions", "metrics", "encoder"):
+        fields.get(name, dict, "对象", optional=True)
+    return config
+
+
+def _encoder_settings(config: dict, path: Path) -> tuple[int, list[str], str]:
+    """config.json's "encoder": (max_len, stopwords, truncating), each checked."""
+    enc = _Fields(_Fields(config, path).get("encoder", dict, "对象"), path, "encoder.")
+    max_len = enc.get("max_len", int, "整数")
+    if not 1 <= max_len <= MAX_LEN_LIMIT:
+        enc.fail("max_len", f"应在 1 到 {MAX_LEN_LIMIT} 之间，实际是 {max_len}")
+    stopwords = enc.strings("stopwords")
+    truncating = enc.get("truncating", str, "字符串")
+    if truncating not in ("post", "pre"):
+        enc.fail("truncating", f"只能是 'post' 或 'pre'，实际是 {truncating!r}")
+    return max_len, stopwords, truncating
+
+
+def _read_vocabulary(path: Path) -> Vocabulary:
+    """vocabulary.json: format, unique words without the special tokens, counts >= 0 when present."""
+    fields = _Fields(_read_json(path), path)
+    fields.format(VOCAB_FORMAT)
+    words = fields.strings("words")
+    seen: set[str] = set()
+    for i, word in enumerate(words):
+        if word in (PAD_TOKEN, UNK_TOKEN) or word in seen:
+            fields.fail("words", f"第 {i + 1} 项 {word!r} {'是保留的特殊符号' if word not in seen else '重复'}")
+        seen.add(word)
+    counts = fields.get("counts", dict, "对象", optional=True) or {}
+    bad = next((w for w, c in counts.items() if not isinstance(c, int) or isinstance(c, bool) or c < 0), None)
+    if bad is not None:
+        fields.fail("counts", f"{bad!r} 的次数应是非负整数，实际是 {counts[bad]!r}")
+    return Vocabulary(words, counts)
+
+
+def _read_tfidf(path: Path, kind: str) -> baselines.TfidfClassifier:
+    """tfidf.json: format, the config's kind, C > 0, ids 0..n-1 once each, n finite idf > 0 and coef."""
+    fields = _Fields(_read_json(path), path)
+    fields.format(baselines.TFIDF_FORMAT)
+    found = fields.get("kind", str, "字符串")
+    if found not in BASELINE_KINDS:
+        fields.fail("kind", f"未知的基线模型种类 {found!r}：可选 {', '.join(BASELINE_KINDS)}")
+    if found != kind:
+        fields.fail("kind", f"是 {found!r}，与 {CONFIG_FILE} 中的 {kind!r} 不一致")
+    C = fields.number("C", positive=True)
+    vocabulary = fields.get("vocabulary", dict, "对象")
+    n = len(vocabulary)
+    if n == 0:
+        fields.fail("vocabulary", "是空的")
+    seen: set[int] = set()
+    for word, i in vocabulary.items():
+        if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n) or i in seen:
+            fields.fail("vocabulary", f"应把 {n} 个词一一编号为 0 到 {n - 1}，{word!r} 的编号却是 {i!r}"
+                        + ("（重复）" if i in seen else ""))
+        seen.add(i)
+    idf = fields.numbers("idf", n)
+    if (idf <= 0).any():
+        fields.fail("idf", f"应都是正数，第 {int(np.argmax(idf <= 0)) + 1} 项是 {float(idf[idf <= 0][0])}")
+    coef = fields.numbers("coef", n)
+    intercept = fields.number("intercept")
+    return baselines.TfidfClassifier.from_state(
+        {"kind": kind, "C": C, "vocabulary": vocabulary, "idf": idf, "coef": coef, "intercept": intercept})
+
+
+def _keras_refusal(err: Exception) -> str:
+    """Our message for an exception from keras.saving.load_model (never its advice to turn safe mode off)."""
+    if "safe_mode" in str(err):
+        return ("含有加载时会执行的代码（例如用 Python lambda 写的 Lambda 层），安全模式拒绝加载；"
+                "本课程保存的模型不含这类内容，请只加载来源可信的模型目录")
+    return f"无法加载 Keras 模型（文件损坏，或含有本课程之外的层）：{type(err).__name__}"
+
+
+def _read_keras_model(path: Path):
+    """model.keras in safe mode: a readable zip, every weight loaded, one input of ids and one logit out."""
+    _read_bytes(path, 1)
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError("不是有效的 .keras 文件（应是 zip 压缩包；文件损坏或被截断）", path)
     # deferred on purpose: a baseline loads without TensorFlow
     import llmcourse.models  # noqa: F401  registers the course's custom layers (imports TF quietly)
     import keras
 
-    model = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
-    enc = config.get("encoder", {})
-    encoder = TextEncoder(Vocabulary.load(directory / VOCAB_FILE), enc.get("max_len", 128),
-                          enc.get("stopwords", ()), enc.get("truncating", "post"))
-    return SentimentModel(model, encoder, config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as err:  # noqa: BLE001  whatever Keras raises for a damaged file, the file is at fault
+            raise ModelLoadError(_keras_refusal(err), path) from err
+    if any(marker in str(w.message) for w in caught for marker in _UNLOADED_WEIGHTS):
+        raise ModelLoadError("有些权重没能从文件中读出（文件损坏，或权重与模型结构不符）", path)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1 \
+            or model.outputs[0].shape[-1] != 1:
+        raise ModelLoadError("不是情感分类模型：应有一个词编号输入和一个 logit 输出", path)
+    return model
+
+
+def _embedding_rows(model, path: Path) -> int:
+    """The number of rows of the model's word embeddings (the same in every ensemble member)."""
+    import keras  # deferred on purpose, with TensorFlow (see the module docstring)
+
+    def embeddings(layer):
+        for sub in getattr(layer, "layers", ()):
+            yield from [sub] if isinstance(sub, keras.layers.Embedding) else embeddings(sub)
+
+    rows = {int(layer.input_dim) for layer in embeddings(model)}
+    if len(rows) != 1:
+        raise ModelLoadError("没有词嵌入层" if not rows else f"各部分的词嵌入行数不同：{sorted(rows)}", path)
+    return rows.pop()
+
+
+def _load_neural(directory: Path, config: dict) -> SentimentModel:
+    """The three files of a neural model, each checked, and the vocabulary against the embedding."""
+    for name in (MODEL_FILE, VOCAB_FILE):
+        if not (directory / name).exists():
+            raise ModelLoadError(f"缺少这个文件（{config['kind']} 模型目录应有 {MODEL_FILE} 和 {VOCAB_FILE}）",
+                                 directory / name)
+    max_len, stopwords, truncating = _encoder_settings(config, directory / CONFIG_FILE)
+    vocab = _read_vocabulary(directory / VOCAB_FILE)
+    model = _read_keras_model(directory / MODEL_FILE)
+    rows = _embedding_rows(model, directory / MODEL_FILE)
+    if rows != len(vocab):
+        raise ModelLoadError(f"有 {len(vocab)} 个词（含 {PAD_TOKEN} 与 {UNK_TOKEN}），而 {MODEL_FILE} 的词嵌入有 "
+                             f"{rows} 行：两者应相同", directory / VOCAB_FILE, field="words")
+    return SentimentModel(model, TextEncoder(vocab, max_len, stopwords, truncating), config)
+
+
+def load_model(directory: str | os.PathLike) -> SentimentModel | BaselineModel:
+    """Load a saved model directory, checking every file against its schema. Taught in chapter 5.
+
+    Keras loads in safe mode, so no code from the directory is run. Anything missing,
+    unreadable, of the wrong type, not finite or inconsistent (a vocabulary whose size
+    is not the embedding's) raises ModelLoadError naming the file and the field.
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise ModelLoadError("找不到模型目录", directory)
+    if not directory.is_dir():
+        raise ModelLoadError("不是目录：模型目录应包含 config.json 等文件", directory)
+    if not (directory / CONFIG_FILE).exists():
+        raise ModelLoadError(f"不是 llmcourse 模型目录：缺少 {CONFIG_FILE}", directory)
+    config = _read_config(directory / CONFIG_FILE)
+    if config["kind"] in BASELINE_KINDS:
+        return BaselineModel(_read_tfidf(directory / baselines.TFIDF_FILE, config["kind"]), config)
+    return _load_neural(directory, config)

@@ -2,7 +2,8 @@
 
 Conventions used across the course: id 0 is padding, id 1 is the unknown
 word; sequences are padded *after* the text (`post`), which keeps the
-LSTM eligible for the cuDNN kernel on a GPU.
+LSTM eligible for the cuDNN kernel on a GPU. A `TextEncoder` segments at most
+`max_len * CHARS_PER_TOKEN` characters of each text: the part its model reads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ from llmcourse import cache, text
 
 PAD_ID, UNK_ID = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
+VOCAB_FORMAT = "llmcourse.vocabulary/1"
+MAX_LEN_LIMIT = 10_000  # the most tokens a TextEncoder keeps per text (a saved max_len above it is refused)
+# Characters segmented per kept token. On the shipped corpus the max_len-th kept token never lies
+# beyond 4.67 characters per token (any stopword list of chapter 3), and cutting at 5 per token already
+# gives identical encodings at max_len 48 and 400; 8 leaves a margin (tests/test_vectors.py checks it).
+CHARS_PER_TOKEN = 8
 
 
 class Vocabulary:
@@ -84,11 +91,11 @@ class Vocabulary:
         return [self.index_to_word[i] for i in ids if i != PAD_ID]
 
     def to_dict(self) -> dict:
-        return {"format": "llmcourse.vocabulary/1", "words": self.index_to_word[2:], "counts": self.counts}
+        return {"format": VOCAB_FORMAT, "words": self.index_to_word[2:], "counts": self.counts}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocabulary":
-        if data.get("format") != "llmcourse.vocabulary/1":
+        if data.get("format") != VOCAB_FORMAT:
             raise ValueError("不是 llmcourse 词表文件（缺少 format 字段）")
         return cls(data["words"], data.get("counts"))
 
@@ -232,18 +239,39 @@ class TextEncoder:
     sees its inputs prepared exactly as during training. An empty text (or one
     whose words are all stopwords) becomes [UNK_ID]: every row has length >= 1,
     which keeps masked recurrent layers (and cuDNN) well defined.
+
+    Only the part of a text the model can read is segmented: its first `max_chars`
+    (= max_len * CHARS_PER_TOKEN) characters, or its last ones when truncating="pre".
+    A million-character text costs what a 400-character one does, and every review of
+    the shipped corpus encodes exactly as without the cut. A text whose first max_len
+    kept tokens need more characters than that (long runs of stopwords, punctuation
+    or blanks) is read only up to the cut.
     Taught in chapter 3.
     """
 
     def __init__(self, vocab: Vocabulary, max_len: int, stopwords: Iterable[str] = (), truncating: str = "post"):
+        if isinstance(max_len, bool) or not 1 <= int(max_len) <= MAX_LEN_LIMIT:
+            raise ValueError(f"max_len 应在 1 到 {MAX_LEN_LIMIT} 之间，实际是 {max_len!r}")
+        if truncating not in ("post", "pre"):
+            raise ValueError("truncating 只能是 'post' 或 'pre'")
         self.vocab = vocab
         self.max_len = int(max_len)
         self.stopwords = frozenset(stopwords)
         self.truncating = truncating
 
+    @property
+    def max_chars(self) -> int:
+        """The most characters of one text that are segmented: max_len * CHARS_PER_TOKEN."""
+        return self.max_len * CHARS_PER_TOKEN
+
+    def clip(self, texts: Sequence[str]) -> list[str]:
+        """Each text cut to the max_chars characters its model reads: the start ("post") or the end ("pre")."""
+        n = self.max_chars
+        return [t[:n] if self.truncating == "post" else t[-n:] for t in texts]
+
     def tokens(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> list[list[str]]:
-        """Token lists after segmentation and stopword removal."""
-        return text.tokenize_corpus(list(texts), self.stopwords, use_cache=use_cache, progress=progress)
+        """Token lists after cutting each text to `max_chars`, segmentation and stopword removal."""
+        return text.tokenize_corpus(self.clip(texts), self.stopwords, use_cache=use_cache, progress=progress)
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         ids = [self.vocab.encode(t) or [UNK_ID] for t in token_lists]

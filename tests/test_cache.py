@@ -129,3 +129,70 @@ def test_a_changed_metric_is_never_served_from_an_old_entry(tmp_path):
     assert marker in source
     evaluation.write_text(source.replace(marker, "# a changed metric\n" + marker), encoding="utf-8")
     assert run() == "False"  # evaluation's code changed: trained anew
+
+
+# --------------------------------------------------------------------------- damage in the real entries
+def test_writes_are_fsynced_before_the_rename(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    cache.write("demo", "k", lambda f: save_text("内容", f), tmp_path)
+    assert len(synced) >= 3  # the file, the manifest, the folder (and then its parent)
+
+
+def test_temporaries_of_dead_writers_are_removed(tmp_path):
+    parent = tmp_path / "demo"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = parent / f"abc.tmp{dead.stdout.strip()}"  # a process that has exited
+    (orphan / "half").mkdir(parents=True)
+    mine = parent / f"def.tmp{os.getpid()}"  # our own is left to us
+    mine.mkdir()
+    cache.write("demo", "k", lambda f: save_text("内容", f), tmp_path)
+    assert not orphan.exists() and mine.exists()
+
+
+def damage_every_file(folder: Path, how: str) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file() and path.name != cache.MANIFEST:
+            path.write_bytes(b"" if how == "empty" else path.read_bytes()[: max(1, path.stat().st_size // 2)])
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated"])
+def test_a_damaged_segmentation_is_recomputed(tmp_path, how):
+    from llmcourse import text
+
+    texts = ["房间很干净", "服务太差了"]
+    first = text.segment_corpus(texts, directory=tmp_path, progress=False)
+    damage_every_file(tmp_path / "segments", how)
+    with pytest.warns(RuntimeWarning, match="缓存条目"):
+        again = text.segment_corpus(texts, directory=tmp_path, progress=False)
+    assert again == first
+    assert text.segment_corpus(texts, directory=tmp_path, progress=False) == first  # stored again, read quietly
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated"])
+def test_damaged_word_vectors_are_trained_again(tmp_path, how):
+    from llmcourse import vectors
+
+    tokens = [["房间", "干净"], ["服务", "差"]] * 20
+    first, hit = vectors.cached_word2vec(tokens, directory=tmp_path, vector_size=8, epochs=1, min_count=1)
+    damage_every_file(tmp_path / "word2vec", how)
+    with pytest.warns(RuntimeWarning, match="缓存条目"):
+        again, hit_again = vectors.cached_word2vec(tokens, directory=tmp_path, vector_size=8, epochs=1, min_count=1)
+    assert not hit and not hit_again and again.index_to_key == first.index_to_key
+
+
+def test_a_damaged_trained_model_is_trained_again(tmp_path, monkeypatch, reviews):
+    import dataclasses
+
+    from llmcourse import config, pipeline
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=200, extra_w2v_sentences=0)
+    prepared = pipeline.prepare(reviews, sizes, progress=False)
+    first = pipeline.train_baseline(prepared, "tfidf-char", cache=True)
+    (entry,) = (tmp_path / "models").iterdir()
+    (entry / "model" / "tfidf.json").write_text("{", encoding="utf-8")
+    with pytest.warns(RuntimeWarning, match="缓存条目"):
+        again = pipeline.train_baseline(prepared, "tfidf-char", cache=True)
+    assert not first.from_cache and not again.from_cache and again.test.as_dict() == first.test.as_dict()

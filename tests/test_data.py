@@ -154,8 +154,73 @@ def test_jsonl_missing_field_and_bad_json(tmp_path):
 
 
 def test_missing_file_is_reported(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
+    with pytest.raises(data.UnreadableFileError, match="nope.csv：找不到文件"):
         data.read_labeled_file(tmp_path / "nope.csv")
+
+
+def test_rows_remember_their_lines_through_sampling(tmp_path):
+    f = write(tmp_path / "l.csv", 'text,label\n"多\n行",1\n\n好,0\n差,0\n')
+    ds = data.read_labeled_file(f)
+    assert ds.lines == [2, 5, 6]
+    part = ds.sample(2, seed=0)
+    assert all(ds.lines[ds.texts.index(t)] == line for t, line in zip(part.texts, part.lines))
+
+
+def test_deduplicate_dataset_says_what_went_and_from_where(tmp_path):
+    rows = "".join(f"{t},{lab}\n" for t, lab in [("好", 1), ("差", 0), ("好", 1), ("中", 1), ("中", 0), ("好", 1)])
+    ds = data.deduplicate_dataset(data.read_labeled_file(write(tmp_path / "d.csv", "text,label\n" + rows)))
+    assert (ds.texts, ds.labels, ds.lines) == (["好", "差"], [1, 0], [2, 3])
+    r = ds.report
+    assert (r.rows_read, r.duplicate_lines, r.conflict_lines, r.conflicting_texts) == (6, [4, 7], [5, 6], 1)
+    assert r.rows_read == r.rows_used + len(r.duplicate_lines) + len(r.conflict_lines)
+    text = str(r)
+    assert text.startswith("文件：") and "读取 6 行，去掉重复 2 行（第 4、7 行）" in text
+    assert "冲突文本 1 条（共 2 行：第 5、6 行），剩 2 条，其中正面 1、负面 1" in text
+    # without line numbers the report counts rows from 1; the old tuple contract is unchanged
+    plain = data.deduplicate_dataset(data.LabeledTexts(["a", "a"], [1, 1]))
+    assert plain.lines is None and "读取 2 条，去掉重复 1 条（第 2 条）" in str(plain.report)
+    assert data.deduplicate(["a", "a"], [1, 1]) == (["a"], [1], {POSITIVE: 1, NEGATIVE: 0}, 0)
+
+
+def test_check_trainable_passes_the_corpus_through(small_reviews):
+    checked = data.check_trainable(small_reviews)
+    assert checked.texts == small_reviews.texts and checked.labels == small_reviews.labels
+    assert checked.report.duplicate_lines == [] and checked.report.source is small_reviews.report
+
+
+def test_check_trainable_names_the_file(tmp_path):
+    f = write(tmp_path / "one.csv", "text,label\n" + "".join(f"好{i},1\n" for i in range(25)))
+    with pytest.raises(data.TrainingDataError) as info:
+        data.check_trainable(data.read_labeled_file(f))
+    assert str(info.value).startswith(f"{f}：去重后没有负面评论") and info.value.line is None
+    assert isinstance(info.value, data.DataFormatError)  # the command line's one-line handler covers it
+    with pytest.raises(data.TrainingDataError, match="^随包语料：去重后只剩 2 条"):
+        data.check_trainable(data.LabeledTexts(["好", "差"], [1, 0]), source="随包语料")
+
+
+def test_decode_bytes_takes_back_what_python_decoded_from_argv():
+    gbk_arg = "你好".encode("gbk").decode("utf-8", "surrogateescape")  # how Python hands GBK argv bytes over
+    assert data.decode_bytes(gbk_arg, "参数") == ("你好", "gb18030")
+    assert data.decode_bytes("很好", "参数") == ("很好", "utf-8")
+    assert data.decode_bytes("很好".encode("utf-8"), "标准输入") == ("很好", "utf-8")
+    with pytest.raises(data.DecodeError, match=r"^参数 第 2 行：.*U\+D800"):
+        data.decode_bytes("好\n\ud800", "参数")
+    with pytest.raises(data.DecodeError, match=r"^参数 第 2 行：.*U\+D801"):  # not the escaped byte before it
+        data.decode_bytes("\udcff\n好\ud801", "参数")
+    with pytest.raises(data.DecodeError, match=r"^参数 第 1 行：既不是 UTF-8"):
+        data.decode_bytes(b"\xff" + "好".encode(), "参数")
+
+
+def test_reading_never_lowers_a_raised_csv_field_limit(tmp_path):
+    import csv
+    import sys
+
+    old = csv.field_size_limit(sys.maxsize)
+    try:
+        data.read_labeled_file(write(tmp_path / "r.csv", "text,label\n好,1\n"))
+        assert csv.field_size_limit() == sys.maxsize
+    finally:
+        csv.field_size_limit(old)
 
 
 # --------------------------------------------------------------------------- chapter 1 views

@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -29,8 +31,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(model_dir, tmp_path_factory):
-    """The service as `python -m llmcourse serve` on a free loopback port; always terminated."""
+def server(model_dir, tmp_path_factory):
+    """(process, client) of `python -m llmcourse serve` on a free loopback port; always terminated."""
     directory, _ = model_dir
     port = free_port()
     log = (tmp_path_factory.mktemp("http-log") / "serve.log").open("w+", encoding="utf-8")
@@ -55,7 +57,7 @@ def service(model_dir, tmp_path_factory):
                     pytest.fail("服务在 180 秒内没有就绪")
                 time.sleep(0.3)
         with httpx.Client(base_url=base, timeout=60) as client:
-            yield client
+            yield proc, client
     finally:
         proc.terminate()
         try:
@@ -64,6 +66,12 @@ def service(model_dir, tmp_path_factory):
             proc.kill()
             proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def service(server):
+    """A client of the running service."""
+    return server[1]
 
 
 def assert_same_predictions(got: list[dict], expected: list[dict]):
@@ -98,19 +106,23 @@ def test_openapi_describes_the_endpoints_in_chinese(service):
     assert "评论文本" in schemas["PredictRequest"]["properties"]["texts"]["description"]
     assert "正面概率" in schemas["Prediction"]["properties"]["probability"]["description"]
     assert {"400", "413", "422"} <= set(spec["paths"]["/predict"]["post"]["responses"])
+    docs = service.get("/docs")  # no page that loads its scripts from a CDN (blank offline)
+    assert docs.status_code == 404 and "/openapi.json" in docs.json()["detail"]
 
 
 BAD_REQUESTS = {
     "bad JSON": (dict(content=b'{"texts": ["\xe5\xa5\xbd",', headers={"content-type": "application/json"}),
                  400, "JSON"),
     "texts is a string": (dict(json={"texts": "很好"}), 422, "字符串列表"),
-    "a number in texts": (dict(json={"texts": ["很好", 3]}), 422, "第 1 个元素不是字符串"),
+    "a number in texts": (dict(json={"texts": ["很好", 3]}), 422, "texts[1] 不是字符串"),
     "body is a list": (dict(json=["很好"]), 422, "JSON 对象"),
     "field missing": (dict(json={"text": ["很好"]}), 422, "texts"),
     "empty list": (dict(json={"texts": []}), 422, "空列表"),
     "too many texts": (dict(json={"texts": ["好"] * 65}), 413, "最多预测 64 条"),
     "text too long": (dict(json={"texts": ["好", "好" * 2001]}), 413, "2000 个字符"),
     "not JSON": (dict(content="很好".encode(), headers={"content-type": "text/plain"}), 415, "application/json"),
+    "lone surrogate": (dict(content=rb'{"texts": ["\ud800"]}', headers={"content-type": "application/json"}),
+                       422, "texts[0]"),
 }
 
 
@@ -131,6 +143,57 @@ def test_service_still_answers_after_bad_requests(service, model_dir):
     texts = model_dir[1][:3]
     response = service.post("/predict", json={"texts": texts})
     assert response.status_code == 200 and [p["text"] for p in response.json()["predictions"]] == texts
+
+
+def resident_mib(pid: int) -> float:
+    """The resident memory (VmRSS) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"/proc/{pid}/status has no VmRSS")
+
+
+def test_a_chunked_48_mb_body_is_refused_while_it_is_read(server):
+    """413 without a Content-Length to go by: the server counts while reading and keeps nothing past the limit."""
+    proc, client = server
+    chunk = '"好",'.encode() * 9000  # 63 KB of short texts: parsed whole, they would take hundreds of MB
+    count = 48 * 2**20 // len(chunk)
+
+    def body():
+        yield b'{"texts": ['
+        for _ in range(count):
+            yield chunk
+        yield b'"x"]}'
+
+    before = peak = resident_mib(proc.pid)
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.wait(0.02):
+            peak = max(peak, resident_mib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    try:
+        response = client.post("/predict", content=body(), headers={"content-type": "application/json"}, timeout=60)
+    finally:
+        done.set()
+        sampler.join()
+    seconds, after = time.monotonic() - started, resident_mib(proc.pid)
+    print(f"\nchunked {count * len(chunk) / 2**20:.0f} MiB in {seconds:.1f} s: server VmRSS {before:.0f} MiB before, "
+          f"{peak:.0f} MiB at most while reading, {after:.0f} MiB after")
+    assert response.request.headers.get("transfer-encoding") == "chunked"  # no Content-Length to refuse it by
+    assert response.status_code == 413, response.text
+    assert max(peak, after) - before < 50, (before, peak, after)
+    assert "请求体超过上限" in response.json()["detail"], response.text
+    assert seconds < 60 and service_answers(client)
+
+
+def service_answers(client) -> bool:
+    response = client.post("/predict", json={"texts": ["很好"]})
+    return response.status_code == 200 and len(response.json()["predictions"]) == 1
 
 
 def test_concurrent_requests_get_their_own_answers(service, model_dir):

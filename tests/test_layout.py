@@ -18,7 +18,7 @@ PACKAGE = ROOT / "llmcourse"
 
 # Each module may import only modules of a strictly lower layer (see llmcourse/__init__.py).
 LAYERS = {
-    "llmcourse": 0, "llmcourse.config": 0,
+    "llmcourse": 0, "llmcourse.config": 0, "llmcourse.errors": 0,
     "llmcourse.cache": 1, "llmcourse.registry": 1,
     "llmcourse.data": 2,
     "llmcourse.text": 3,

@@ -108,3 +108,47 @@ def test_cached_word2vec_reuses_identical_vectors(tmp_path, tokens):
     assert hit3 is False  # different text, new vectors
     vocab = vectors.Vocabulary.build(tokens)
     np.testing.assert_array_equal(vectors.embedding_matrix(vocab, second), vectors.embedding_matrix(vocab, fresh))
+
+
+# --------------------------------------------------------------------------- only what the model reads is segmented
+def test_a_long_text_is_cut_before_segmentation(monkeypatch):
+    """A million characters cost what max_chars do: the segmenter never sees more (issue 18: 14 s, 1.3 GB)."""
+    vocab = vectors.Vocabulary(text.segment("差评！物流很快，不会再买了"))
+    seen = []
+    real = text.tokenize_corpus
+    monkeypatch.setattr(text, "tokenize_corpus", lambda texts, *a, **k: seen.extend(texts) or real(texts, *a, **k))
+    long_text = "差评！" + "物流很快，" * 200_000 + "不会再买了"  # 1,000,008 characters
+    for truncating in ("post", "pre"):
+        encoder = vectors.TextEncoder(vocab, 48, truncating=truncating)
+        ids = encoder.encode([long_text, "很好"])
+        assert encoder.max_chars == 48 * vectors.CHARS_PER_TOKEN and max(map(len, seen)) <= encoder.max_chars
+        assert ids.shape == (2, 48) and (ids[0] != 0).all()
+        words = encoder.vocab.decode(ids[0])
+        assert words[0] == "差评" if truncating == "post" else words[-3:] == ["再", "买", "了"]
+        seen.clear()
+
+
+@pytest.mark.parametrize("truncating", ["post", "pre"])
+@pytest.mark.parametrize("max_len", [48, 400])  # the quick and the full encoders (config.sizes)
+@pytest.mark.parametrize("stopwords", ["none", "default", "default+negations"])
+def test_the_cut_changes_no_review_of_the_corpus(reviews, max_len, truncating, stopwords):
+    """Every review of the shipped corpus encodes exactly as if it were segmented whole.
+
+    Only reviews longer than max_chars can change; each is segmented whole and compared.
+    At max_len 400 the cut (3,200 characters) is longer than the longest review (2,876).
+    """
+    stop = {"none": frozenset(), "default": text.load_stopwords(),
+            "default+negations": text.load_stopwords() | text.NEGATION_WORDS}[stopwords]
+    limit = max_len * vectors.CHARS_PER_TOKEN
+    long_texts = [t for t in reviews.texts if len(t) > limit]
+    assert len(long_texts) > 100 if max_len == 48 else max(map(len, reviews.texts)) < limit
+    whole = text.tokenize_corpus(long_texts, stop, use_cache=False, progress=False)
+    encoder = vectors.TextEncoder(vectors.Vocabulary.build(whole), max_len, stop, truncating)
+    np.testing.assert_array_equal(encoder.encode(long_texts), encoder.encode_tokens(whole))
+
+
+@pytest.mark.parametrize("max_len, truncating", [(0, "post"), ("above the limit", "post"), (48, "middle")])
+def test_an_encoder_refuses_settings_it_cannot_honour(max_len, truncating):
+    max_len = vectors.MAX_LEN_LIMIT + 1 if max_len == "above the limit" else max_len
+    with pytest.raises(ValueError, match="max_len|truncating"):
+        vectors.TextEncoder(vectors.Vocabulary([]), max_len, truncating=truncating)

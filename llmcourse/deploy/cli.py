@@ -1,8 +1,13 @@
 """Command line: `llmcourse train | evaluate | predict | serve` (also `python -m llmcourse`).
 
-A thin shell over the functions the notebooks call. Expected failures (a bad
-file, a missing model directory, a wrong column name) print one line that
-names the file and, where it applies, the line, and exit with status 2.
+A thin shell over the functions the notebooks call, with one error boundary
+(`main`): an expected failure (`errors.CourseError`: a bad file, a damaged model
+directory, a wrong argument, an output path that cannot be written, undecodable
+text) prints one Chinese line that names the file and, where it applies, the line
+or field, and exits with status 2. Anything else is a bug in the course: one line
+that says so and exit status 1; `--debug` (or LLMCOURSE_DEBUG=1) shows the traceback.
+Text from the arguments and from stdin is decoded by `data.decode_bytes`, the
+decoder the file readers use.
 """
 
 from __future__ import annotations
@@ -12,24 +17,58 @@ import json
 import os
 import socket
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: no C++ log lines
 
-from llmcourse import config, data, registry, saving  # noqa: E402  (none of them imports TensorFlow)
+from llmcourse import config, data, evaluation, registry, saving  # noqa: E402  (none imports TensorFlow)
+from llmcourse.errors import CourseError, UsageError  # noqa: E402
 
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """An expected, user-facing failure: one line, exit status 2.
-
-    Taught in chapter 5 and on the deployment page.
-    """
+EXIT_USAGE = 2  # an expected failure: bad input, arguments or environment
+EXIT_BUG = 1  # an unexpected exception: a bug in the course
+DEBUG_ENV = "LLMCOURSE_DEBUG"
 
 
 def _err(message: str) -> None:
     print(f"llmcourse: 错误：{message}", file=sys.stderr)
+
+
+def _check_out_dir(out: str) -> Path:
+    """Refuse an output path that cannot hold a model directory, before any training starts."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError("已存在，而且不是目录：--out 应指向一个新目录或已有的模型目录", path)
+    if path.is_dir() and any(path.iterdir()) and not (path / saving.CONFIG_FILE).is_file():
+        raise UsageError("不是空目录，也不是 llmcourse 模型目录：为了不覆盖其中的文件，请换一个 --out", path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(f"无法在这里写入模型（{err.strerror or err}）", path) from err
+    return path
+
+
+def _argument_texts(texts: Sequence[str]) -> list[str]:
+    """Texts given as arguments, decoded from the bytes the shell passed (invalid UTF-8 is refused)."""
+    return [data.decode_bytes(os.fsencode(t), f"命令行的第 {i} 个文本")[0] for i, t in enumerate(texts, start=1)]
+
+
+def _stdin_texts() -> list[str]:
+    """One text per line of stdin, decoded like a file; blank lines are skipped and counted."""
+    stream = getattr(sys.stdin, "buffer", None)  # a text-only stdin (a notebook, a test) has no bytes below it
+    raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    content, _ = data.decode_bytes(raw, "标准输入")
+    lines = [line.removesuffix("\r") for line in content.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    texts = [line for line in lines if line.strip()]
+    if len(texts) < len(lines):
+        print(f"标准输入：跳过 {len(lines) - len(texts)} 个空行", file=sys.stderr)
+    return texts
 
 
 def _load_data(args):
@@ -45,11 +84,10 @@ def cmd_train(args) -> int:
     """
     from llmcourse import pipeline  # deferred: it imports TensorFlow, which the other commands may not need
 
-    dataset = _load_data(args)
-    print(dataset.report, file=sys.stderr)
+    out = _check_out_dir(args.out)
+    dataset = data.check_trainable(_load_data(args), source=args.data or "随包发布的评论语料")
+    print(dataset.report, file=sys.stderr)  # what was read, what de-duplication removed, what is left
     sizes = config.sizes()
-    if len(dataset) < 20:
-        raise CliError(f"数据太少（{len(dataset)} 条），至少需要 20 条才能划分训练、验证和测试集")
     recipe = registry.recipe(registry.DEFAULT_RECIPE if args.pretrain else "plain")
     print(f"运行规模：{sizes.profile}；模型：{args.model}；训练方案：{recipe.name}（{recipe.description}）；"
           f"随机种子：{args.seed}", file=sys.stderr)
@@ -68,7 +106,7 @@ def cmd_train(args) -> int:
             print(f"微调 {settings['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
                   file=sys.stderr)
         trained = pipeline.train_neural(prepared, args.model, verbose=args.verbose, **settings)
-    directory = trained.model.save(args.out)
+    directory = trained.model.save(out)
     print(f"验证集：{trained.val}")
     print(f"测试集：{trained.test}")
     print(f"训练用时 {trained.train_seconds:.1f} 秒；模型已保存到 {directory}")
@@ -83,8 +121,8 @@ def cmd_evaluate(args) -> int:
     # the file first: a wrong column or a bad line is reported before TensorFlow is even imported
     labelled = data.read_labeled_file(args.data, text_col=args.text_col, label_col=args.label_col)
     model = saving.load_model(args.model)
-    metrics = model.evaluate(labelled.texts, labelled.labels).as_dict()
-    print(json.dumps(metrics, ensure_ascii=False))
+    metrics = evaluation.json_metrics(model.evaluate(labelled.texts, labelled.labels))
+    print(json.dumps(metrics, ensure_ascii=False, allow_nan=False))
     return 0
 
 
@@ -93,8 +131,8 @@ def cmd_predict(args) -> int:
 
     Taught in chapter 5 and on the deployment page.
     """
+    texts = _argument_texts(args.texts) if args.texts else _stdin_texts()
     model = saving.load_model(args.model)
-    texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for result in model.predict(texts):
         print(json.dumps(result, ensure_ascii=False))
     return 0
@@ -107,9 +145,9 @@ def cmd_serve(args) -> int:
     """
     for name in ("max_texts", "max_chars", "threads"):
         if getattr(args, name) < 1:
-            raise CliError(f"--{name.replace('_', '-')} 必须是正整数")
+            raise UsageError(f"--{name.replace('_', '-')} 必须是正整数")
     if not 0 <= args.port <= 65535:
-        raise CliError(f"端口号 {args.port} 无效：应在 0 到 65535 之间")
+        raise UsageError(f"端口号 {args.port} 无效：应在 0 到 65535 之间")
     model = saving.load_model(args.model)
     # deferred: FastAPI and uvicorn are the optional "serve" dependencies, needed by this command only
     import uvicorn
@@ -127,26 +165,19 @@ def cmd_serve(args) -> int:
     except OSError as err:
         if sock is not None:
             sock.close()
-        raise CliError(f"无法在 {args.host}:{args.port} 上监听：{err.strerror or err}") from err
+        raise UsageError(f"无法在 {args.host}:{args.port} 上监听：{err.strerror or err}") from err
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"llmcourse：模型 {model.kind} 已加载；服务地址 http://{shown}:{port}"
-          f"（POST /predict，GET /health，文档 /docs）；按 Ctrl+C 结束", file=sys.stderr, flush=True)
+          f"（POST /predict，GET /health，接口说明 GET /openapi.json）；按 Ctrl+C 结束", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand; model kinds come from `registry.KINDS`.
-
-    Taught in chapter 5 and on the deployment page.
-    """
-    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_train(sub) -> None:
     train = sub.add_parser("train", help="训练一个模型并保存为目录")
-    train.add_argument("--out", required=True, help="保存模型的目录")
+    train.add_argument("--out", required=True, help="保存模型的目录（新目录，或已有的模型目录）")
     train.add_argument("--model", choices=tuple(registry.KINDS), default=registry.DEFAULT_KIND,
                        help=f"模型类型（默认 {registry.DEFAULT_KIND}）")
     train.add_argument("--epochs", type=int, default=None, help="最多训练轮数（默认取运行规模的设置）")
@@ -163,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras 的进度显示方式")
     train.set_defaults(func=cmd_train)
 
+
+def _add_evaluate_and_predict(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="在带标签的文件上评估已保存的模型，输出一个 JSON 对象")
     evaluate.add_argument("--model", required=True, help="模型目录")
     evaluate.add_argument("--data", required=True, help="带标签的 CSV/TSV/JSONL 文件")
@@ -175,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", help="要预测的文本；省略时从标准输入每行读一条")
     predict.set_defaults(func=cmd_predict)
 
+
+def _add_serve(sub) -> None:
     serve = sub.add_parser("serve", help="启动 HTTP 预测服务（POST /predict，GET /health）")
     serve.add_argument("--model", required=True, help="模型目录")
     serve.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，只接受本机连接）")
@@ -187,30 +222,66 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
                        help="是否逐条记录请求（--no-access-log 关闭，压测时用）")
     serve.set_defaults(func=cmd_serve)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; an expected failure is one Chinese line on stderr and exit status 2.
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; model kinds come from `registry.KINDS`.
 
     Taught in chapter 5 and on the deployment page.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"出现意外错误时显示完整的调用栈（也可以设置环境变量 {DEBUG_ENV}=1）")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_evaluate_and_predict(sub)
+    _add_serve(sub)
+    return parser
+
+
+def _check_numbers(parser: argparse.ArgumentParser, args) -> None:
     if getattr(args, "epochs", None) is not None and args.epochs < 1:
         parser.error("--epochs 必须是正整数")
     if getattr(args, "pretrain_epochs", None) is not None and args.pretrain_epochs < 0:
         parser.error("--pretrain-epochs 不能为负数")
     if getattr(args, "ensemble", None) is not None and args.ensemble < 1:
         parser.error("--ensemble 必须是正整数")
+
+
+def _os_error_line(err: OSError) -> str:
+    """An operating-system failure (disk full, permission) as one line naming the file."""
+    where = f"{err.filename}：" if err.filename else ""
+    return f"{where}{err.strerror or err}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an expected failure is one Chinese line on stderr and exit status 2.
+
+    An unexpected exception is a bug: one line that says so (exit status 1), or the
+    whole traceback with --debug or LLMCOURSE_DEBUG=1. Taught in chapter 5 and on the deployment page.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_numbers(parser, args)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return args.func(args)
-    except (data.DataFormatError, saving.ModelLoadError, CliError, FileNotFoundError) as err:
+    except CourseError as err:
         _err(str(err))
+        return EXIT_USAGE
+    except OSError as err:  # the environment (a full disk, a permission), not the input
+        _err(_os_error_line(err))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _err("已中断")
         return 130
+    except Exception as err:  # noqa: BLE001  the boundary: a bug, said in one line unless debugging
+        if debug:
+            traceback.print_exc()
+        else:
+            _err(f"内部错误（这是 llmcourse 的缺陷，请报告）：{type(err).__name__}: {err}；"
+                 f"加 --debug 或设置 {DEBUG_ENV}=1 可以看到完整的调用栈")
+        return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover
