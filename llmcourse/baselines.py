@@ -110,19 +110,11 @@ class TfidfClassifier:
         Path(directory, TFIDF_FILE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> "TfidfClassifier":
-        """Rebuild a classifier from the tfidf.json written by `save`.
-
-        The file is trusted as it is; `saving.load_model` checks every field first.
-        """
-        state = json.loads(Path(directory, TFIDF_FILE).read_text(encoding="utf-8"))
-        if state.get("format") != TFIDF_FORMAT:
-            raise ValueError(f"{directory}/{TFIDF_FILE} 不是 llmcourse 的基线模型文件")
-        return cls.from_state(state)
-
-    @classmethod
     def from_state(cls, state: dict) -> "TfidfClassifier":
-        """A classifier from the fields of tfidf.json: kind, C, vocabulary, idf, coef, intercept."""
+        """A classifier from the fields of tfidf.json: kind, C, vocabulary, idf, coef, intercept.
+
+        The fields are taken as they are: `saving.load_model` checks every one of them first.
+        """
         model = cls(state["kind"], state["C"])
         tfidf = model.pipeline.named_steps["tfidf"]
         tfidf.vocabulary_ = dict(state["vocabulary"])

@@ -459,15 +459,25 @@ def _line_of(raw: bytes | str, offset: int) -> int:
     return raw.count(b"\n" if isinstance(raw, bytes) else "\n", 0, offset) + 1
 
 
+def find_surrogate(text: str) -> int | None:
+    """Position of the first lone surrogate (U+D800..U+DFFF) in `text`, else None.
+
+    Such a code point is not a character and cannot be encoded as UTF-8; the file
+    readers, the command line and the HTTP service all refuse it. Taught in chapter 5.
+    """
+    found = _SURROGATE.search(text)
+    return None if found is None else found.start()
+
+
 def _surrogate_error(text: str, path: str | os.PathLike | None, line: int | None,
                      field: str | None = None) -> DecodeError | None:
-    """A DecodeError for the first lone surrogate (U+D800..U+DFFF) in `text`, else None."""
-    found = _SURROGATE.search(text)
-    if found is None:
+    """A DecodeError for the first lone surrogate in `text`, else None."""
+    at = find_surrogate(text)
+    if at is None:
         return None
     if line is None:
-        line = _line_of(text, found.start())
-    return DecodeError(path, line, f"文本中有单独的代理字符 U+{ord(found.group()):04X}：它不是合法的 Unicode 字符，"
+        line = _line_of(text, at)
+    return DecodeError(path, line, f"文本中有单独的代理字符 U+{ord(text[at]):04X}：它不是合法的 Unicode 字符，"
                                    "无法编码成 UTF-8", field)
 
 

@@ -21,7 +21,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import re
 
 import fastapi
 import uvicorn
@@ -32,7 +31,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from llmcourse import __version__
+from llmcourse import __version__, data
 from llmcourse.errors import CourseError
 from llmcourse.saving import library_versions
 
@@ -129,7 +128,6 @@ def _error(status: int, detail: str) -> JSONResponse:
 
 
 EXAMPLE = '{"texts": ["很好"]}'
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _json_type(value) -> str:
@@ -456,9 +454,9 @@ def _check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:
     for i, text in enumerate(texts):
         if len(text) > max_chars:
             raise ApiError(413, f"texts[{i}] 有 {len(text)} 个字符，超过每条 {max_chars} 个字符的上限")
-        lone = _SURROGATE.search(text)
-        if lone:
-            raise ApiError(422, f"texts[{i}] 的第 {lone.start() + 1} 个字符是孤立的代理码位 U+{ord(lone.group()):04X}，"
+        lone = data.find_surrogate(text)
+        if lone is not None:
+            raise ApiError(422, f"texts[{i}] 的第 {lone + 1} 个字符是孤立的代理码位 U+{ord(text[lone]):04X}，"
                                 "不是合法的 Unicode 字符：JSON 里的 \\ud800-\\udfff 转义必须成对出现")
 
 
