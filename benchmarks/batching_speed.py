@@ -51,42 +51,72 @@ def main(argv=None) -> None:
     sizes = dataclasses.replace(config.sizes(), max_len=args.max_len)
     prepared = pipeline.prepare(sizes=sizes, seed=args.seeds[0], progress=False)
     real_tokens = int(training.sequence_lengths(prepared.x["train"]).sum())
-    print(f"profile={sizes.profile} kind={args.kind} epochs={args.epochs} max_len={args.max_len} "
-          f"train reviews={len(prepared.x['train']):,} real tokens per epoch={real_tokens:,}")
+    print(
+        f"profile={sizes.profile} kind={args.kind} epochs={args.epochs} max_len={args.max_len} "
+        f"train reviews={len(prepared.x['train']):,} real tokens per epoch={real_tokens:,}"
+    )
     speed = {mode: [] for mode in MODES}
     accuracy = {mode: [] for mode in MODES}
     runs = []
     for seed in args.seeds:
         for batching in MODES:
-            trained = pipeline.train_neural(prepared, args.kind, epochs=args.epochs, patience=args.epochs,
-                                            seed=seed, batching=batching, pooling="last", verbose=0)
+            trained = pipeline.train_neural(
+                prepared,
+                args.kind,
+                epochs=args.epochs,
+                patience=args.epochs,
+                seed=seed,
+                batching=batching,
+                pooling="last",
+                verbose=0,
+            )
             # The first epoch includes tracing. Of the others take the fastest, as timeit does: other
             # processes on the machine can only slow an epoch down, never speed it up.
             per_epoch = float(min(trained.epoch_seconds[1:] or trained.epoch_seconds))
             processed = padded_tokens(prepared, batching, sizes.batch_size)
             speed[batching].append(real_tokens / per_epoch)
             accuracy[batching].append(trained.test.accuracy)
-            runs.append({"seed": seed, "batching": batching, "seconds_per_epoch": round(per_epoch, 2),
-                         "real_tokens_per_second": round(real_tokens / per_epoch),
-                         "padded_tokens_per_second": round(processed / per_epoch),
-                         "padding_share": round(1 - real_tokens / processed, 4),
-                         "test_accuracy": round(trained.test.accuracy, 4)})
-            print(f"seed {seed} {batching:>6s}: {per_epoch:6.1f} s/epoch  {real_tokens / per_epoch:9,.0f} real tokens/s  "
-                  f"{processed / per_epoch:9,.0f} padded tokens/s  padding share {1 - real_tokens / processed:5.1%}  "
-                  f"test accuracy {trained.test.accuracy:.4f}", flush=True)
+            runs.append(
+                {
+                    "seed": seed,
+                    "batching": batching,
+                    "seconds_per_epoch": round(per_epoch, 2),
+                    "real_tokens_per_second": round(real_tokens / per_epoch),
+                    "padded_tokens_per_second": round(processed / per_epoch),
+                    "padding_share": round(1 - real_tokens / processed, 4),
+                    "test_accuracy": round(trained.test.accuracy, 4),
+                }
+            )
+            print(
+                f"seed {seed} {batching:>6s}: {per_epoch:6.1f} s/epoch  {real_tokens / per_epoch:9,.0f} real tokens/s  "
+                f"{processed / per_epoch:9,.0f} padded tokens/s  padding share {1 - real_tokens / processed:5.1%}  "
+                f"test accuracy {trained.test.accuracy:.4f}",
+                flush=True,
+            )
     ratios = np.array(speed["bucket"]) / np.array(speed["fixed"])
     mean_fixed, mean_bucket = np.mean(accuracy["fixed"]), np.mean(accuracy["bucket"])
     print(f"mean test accuracy over {len(args.seeds)} seeds: fixed {mean_fixed:.4f}, bucket {mean_bucket:.4f}")
-    print(f"length-grouped / fixed: {np.median(ratios):.2f}x real tokens per second (median over seeds); "
-          f"accuracy difference {100 * (mean_bucket - mean_fixed):+.2f} points")
+    print(
+        f"length-grouped / fixed: {np.median(ratios):.2f}x real tokens per second (median over seeds); "
+        f"accuracy difference {100 * (mean_bucket - mean_fixed):+.2f} points"
+    )
     if args.save:
         from results import save
 
-        save("batching_speed", {"kind": args.kind, "epochs": args.epochs, "max_len": args.max_len,
-                                "seeds": args.seeds, "real_tokens_per_epoch": real_tokens, "runs": runs,
-                                "mean_test_accuracy": {"fixed": round(mean_fixed, 4), "bucket": round(mean_bucket, 4)},
-                                "accuracy_difference_points": round(100 * (mean_bucket - mean_fixed), 2),
-                                "speedup_median": round(float(np.median(ratios)), 2)})
+        save(
+            "batching_speed",
+            {
+                "kind": args.kind,
+                "epochs": args.epochs,
+                "max_len": args.max_len,
+                "seeds": args.seeds,
+                "real_tokens_per_epoch": real_tokens,
+                "runs": runs,
+                "mean_test_accuracy": {"fixed": round(mean_fixed, 4), "bucket": round(mean_bucket, 4)},
+                "accuracy_difference_points": round(100 * (mean_bucket - mean_fixed), 2),
+                "speedup_median": round(float(np.median(ratios)), 2),
+            },
+        )
 
 
 if __name__ == "__main__":

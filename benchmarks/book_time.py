@@ -67,8 +67,15 @@ def main(argv=None) -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from results import save
 
-        save("book_time", {"cold_seconds": round(cold, 1), "cached_seconds": round(cached, 1),
-                           "notebook_seconds": per_notebook, "peak_memory_mib": round(peak_mib)})
+        save(
+            "book_time",
+            {
+                "cold_seconds": round(cold, 1),
+                "cached_seconds": round(cached, 1),
+                "notebook_seconds": per_notebook,
+                "peak_memory_mib": round(peak_mib),
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -55,13 +55,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--seed", type=int, default=42, help="seed of the split (and of the first run)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="train the neural kinds once per seed (default: only --seed)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="train the neural kinds once per seed (default: only --seed)"
+    )
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    parser.add_argument("--cache", action="store_true",
-                        help="reuse identical earlier runs from the trained-model cache (their timings are "
-                             "those of the run that trained them)")
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="reuse identical earlier runs from the trained-model cache (their timings are "
+        "those of the run that trained them)",
+    )
     args = parser.parse_args(argv)
 
     sizes = config.sizes()
@@ -76,13 +80,18 @@ def main(argv=None) -> int:
         for seed in runs:
             trained = train(prepared, kind, seed, args.epochs, args.cache)
             by_seed.setdefault(kind, []).append(trained.test.accuracy)
-            print(f"  {kind:<10s} seed {seed}: test accuracy {trained.test.accuracy:.4f}  "
-                  f"({trained.train_seconds:.1f} s)", flush=True)
+            print(
+                f"  {kind:<10s} seed {seed}: test accuracy {trained.test.accuracy:.4f}  "
+                f"({trained.train_seconds:.1f} s)",
+                flush=True,
+            )
             if trained.members:  # an ensemble: its first member alone is the single-model figure
                 single = trained.member_row(0)
                 by_seed.setdefault(f"{kind}/1", []).append(single["准确率"])
-                print(f"  {kind + '/1':<10s} seed {seed}: test accuracy {single['准确率']:.4f}  (first member alone)",
-                      flush=True)
+                print(
+                    f"  {kind + '/1':<10s} seed {seed}: test accuracy {single['准确率']:.4f}  (first member alone)",
+                    flush=True,
+                )
             if seed == runs[0]:
                 rows.append({"kind": kind, **trained.row()})
                 if trained.members:
@@ -97,15 +106,19 @@ def main(argv=None) -> int:
     if len(seeds) > 1:
         print(f"\ntest accuracy over seeds {seeds} (TF-IDF fitted once):")
         for kind, values in by_seed.items():
-            print(f"  {kind:<10s} mean {np.mean(values):.4f}  min {min(values):.4f}  max {max(values):.4f}  "
-                  f"({', '.join(f'{v:.4f}' for v in values)})")
+            print(
+                f"  {kind:<10s} mean {np.mean(values):.4f}  min {min(values):.4f}  max {max(values):.4f}  "
+                f"({', '.join(f'{v:.4f}' for v in values)})"
+            )
     neural = [r for r in rows if r["kind"] not in registry.BASELINE_KINDS]
     linear = [r for r in rows if r["kind"] in registry.BASELINE_KINDS]
     if neural and linear:
         best_n = max(neural, key=lambda r: r["准确率"])
         best_l = max(linear, key=lambda r: r["准确率"])
-        print(f"\nbest neural: {best_n['kind']} {best_n['准确率']:.4f}; best TF-IDF: {best_l['kind']} "
-              f"{best_l['准确率']:.4f}; difference {100 * (best_n['准确率'] - best_l['准确率']):+.2f} points")
+        print(
+            f"\nbest neural: {best_n['kind']} {best_n['准确率']:.4f}; best TF-IDF: {best_l['kind']} "
+            f"{best_l['准确率']:.4f}; difference {100 * (best_n['准确率'] - best_l['准确率']):+.2f} points"
+        )
     print(f"total wall time {time.perf_counter() - start:.0f} s")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

@@ -67,9 +67,14 @@ def run(prepared: pipeline.Prepared, mode: str, epochs: int, seed: int) -> dict:
     sizes = prepared.sizes
     recipe = registry.recipe("default")  # the fine-tune of `llmcourse train` (without its pretraining)
     training.set_seed(seed, tensorflow=True)  # before building: both modes start from the same weights
-    model = models.build_classifier("bilstm", vocab_size=len(prepared.vocab), embedding=prepared.embedding,
-                                    hidden_units=sizes.hidden_units, pooling=pipeline.DEFAULT_POOLING,
-                                    word_dropout=recipe.word_dropout)
+    model = models.build_classifier(
+        "bilstm",
+        vocab_size=len(prepared.vocab),
+        embedding=prepared.embedding,
+        hidden_units=sizes.hidden_units,
+        pooling=pipeline.DEFAULT_POOLING,
+        word_dropout=recipe.word_dropout,
+    )
     training.compile_model(model, weight_decay=recipe.weight_decay)
     train = training.make_dataset(prepared.x["train"], prepared.y["train"], sizes.batch_size, True, seed)
     val = training.make_dataset(prepared.x["val"], prepared.y["val"], sizes.batch_size * 4, False, seed)
@@ -77,11 +82,14 @@ def run(prepared: pipeline.Prepared, mode: str, epochs: int, seed: int) -> dict:
         train, val = autotuned(train), autotuned(val)
     assert train.options().autotune.enabled is (mode == "autotune")
     timer = FirstBatchTimer()
-    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=[timer], verbose=0,
-                        shuffle=False)  # the dataset reshuffles itself
-    return {"epoch_seconds": [round(s, 2) for s in timer.epoch_seconds],
-            "first_batch_seconds": [round(s, 2) for s in timer.first_batch_seconds],
-            "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]]}
+    history = model.fit(
+        train, validation_data=val, epochs=epochs, callbacks=[timer], verbose=0, shuffle=False
+    )  # the dataset reshuffles itself
+    return {
+        "epoch_seconds": [round(s, 2) for s in timer.epoch_seconds],
+        "first_batch_seconds": [round(s, 2) for s in timer.first_batch_seconds],
+        "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
+    }
 
 
 def main(argv=None) -> None:
@@ -104,9 +112,11 @@ def main(argv=None) -> None:
         later = result["epoch_seconds"][1:]
         result["mean_epoch_seconds"] = round(float(np.mean(later)), 2)
         result["first_batch_total_seconds"] = round(float(sum(result["first_batch_seconds"][1:])), 2)
-        print(f"{mode:8s} epochs 2-{args.epochs}: mean {result['mean_epoch_seconds']:.1f} s per epoch; "
-              f"first batches {result['first_batch_total_seconds']:.1f} s in total; "
-              f"validation accuracy {result['val_accuracy']}")
+        print(
+            f"{mode:8s} epochs 2-{args.epochs}: mean {result['mean_epoch_seconds']:.1f} s per epoch; "
+            f"first batches {result['first_batch_total_seconds']:.1f} s in total; "
+            f"validation accuracy {result['val_accuracy']}"
+        )
     if set(MODES) <= set(results):
         ratio = results["autotune"]["mean_epoch_seconds"] / results["off"]["mean_epoch_seconds"]
         same = results["autotune"]["val_accuracy"] == results["off"]["val_accuracy"]

@@ -40,8 +40,23 @@ def free_port() -> int:
 
 def start_service(model: Path, threads: int, log) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "llmcourse", "serve", "--model", str(model), "--host", "127.0.0.1",
-           "--port", str(port), "--threads", str(threads), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmcourse",
+        "serve",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), f"http://127.0.0.1:{port}"
 
@@ -115,7 +130,9 @@ def run_load(url: str, batches: list[list[str]], seconds: float, clients: int) -
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--model", type=Path, help="模型目录：启动一个服务进程来测（例如 llmcourse train --out runs/bilstm 的结果）")
+    where.add_argument(
+        "--model", type=Path, help="模型目录：启动一个服务进程来测（例如 llmcourse train --out runs/bilstm 的结果）"
+    )
     where.add_argument("--url", help="已在运行的服务地址（只接受本机回环地址），例如 http://127.0.0.1:8000")
     parser.add_argument("--seconds", type=float, default=20, help=f"施压时长（秒，默认 20，最多 {MAX_SECONDS}）")
     parser.add_argument("--clients", type=int, default=4, help="并发的客户端线程数（默认 4）")
@@ -150,8 +167,11 @@ def main(argv=None) -> int:
                 log.seek(0)
                 print(log.read()[-3000:], file=sys.stderr)
             raise
-        print(f"service {url} model={health['model']} server_threads={args.server_threads} "
-              f"cpus={os.cpu_count()} tensorflow={health['versions'].get('tensorflow')}", flush=True)
+        print(
+            f"service {url} model={health['model']} server_threads={args.server_threads} "
+            f"cpus={os.cpu_count()} tensorflow={health['versions'].get('tensorflow')}",
+            flush=True,
+        )
         print(f"load: {args.clients} client threads, {args.batch} reviews per request, {args.seconds:g} s", flush=True)
         r = run_load(url, batches, args.seconds, args.clients)
     finally:
@@ -164,8 +184,10 @@ def main(argv=None) -> int:
                 proc.wait()
         if log is not None:
             log.close()
-    print(f"requests {r['requests']} in {r['elapsed']:.1f} s: {r['rps']:.1f} requests/s "
-          f"({r['texts_per_s']:.0f} reviews/s)")
+    print(
+        f"requests {r['requests']} in {r['elapsed']:.1f} s: {r['rps']:.1f} requests/s "
+        f"({r['texts_per_s']:.0f} reviews/s)"
+    )
     print(f"latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
     print(f"failed requests {r['failed']}")
     return 1 if r["failed"] else 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import glob
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,22 @@ def run_notebook(path: str, cache_dir: str) -> tuple[float, float]:
             "print(f'PEAK_KIB {peak}', file=sys.stderr)\n"
             "sys.exit(r.returncode)\n"
         )
-        cmd = [sys.executable, "-c", script, sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
-               "--execute", "--ExecutePreprocessor.timeout=1800", "--output-dir", out, path]
+        cmd = [
+            sys.executable,
+            "-c",
+            script,
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=1800",
+            "--output-dir",
+            out,
+            path,
+        ]
         start = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start

@@ -39,9 +39,18 @@ def main(argv=None) -> None:
     if args.save:
         from results import save
 
-        save("segmentation_speed", {"reviews": len(reviews), "characters": chars, "words": words,
-                                    "cold_seconds": round(cold, 3), "warm_seconds": round(warm, 3),
-                                    "cold_chars_per_second": round(chars / cold), "warm_chars_per_second": round(chars / warm)})
+        save(
+            "segmentation_speed",
+            {
+                "reviews": len(reviews),
+                "characters": chars,
+                "words": words,
+                "cold_seconds": round(cold, 3),
+                "warm_seconds": round(warm, 3),
+                "cold_chars_per_second": round(chars / cold),
+                "warm_chars_per_second": round(chars / warm),
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 What the chapters teach, one idea per module, imported one way:
 config, errors, cache, registry (foundations) -> data -> text -> vectors, ngram ->
 models, reference, baselines -> training -> pretraining, lm -> evaluation ->
-saving -> plotting, pipeline, exercises (composition). Deployment (command line,
-HTTP service, SavedModel export) lives in `llmcourse.deploy` above it, with its
-own optional dependencies; the tools that build the book live outside the
+saving -> plotting, pipeline, exercises (composition). Two rooms sit above it:
+`llmcourse.book` (what notebooks use to glue numbers and guard claims in the prose)
+and `llmcourse.deploy` (command line, HTTP service, SavedModel export, with its
+own optional dependencies); the tools that build the book live outside the
 package, in tools/. `tests/test_layout.py` checks the direction of every import.
 """
 

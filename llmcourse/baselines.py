@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from llmcourse import text
+from llmcourse.config import resolve_seed
 from llmcourse.registry import BASELINE, model_kind
 
 C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # inverse regularisation strengths tried on validation
@@ -34,23 +35,26 @@ def _vectorizer(kind: str) -> TfidfVectorizer:
     if kind == "tfidf-char":
         return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
     if kind == "tfidf-word":
-        return TfidfVectorizer(tokenizer=_words, token_pattern=None, lowercase=False,
-                               ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        return TfidfVectorizer(
+            tokenizer=_words, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=2, sublinear_tf=True
+        )
     raise AssertionError(f"registry lists {kind!r} as a baseline, but no vectorizer is defined for it")
 
 
 class TfidfClassifier:
     """TF-IDF (characters or jieba words) + logistic regression. Taught in chapter 3."""
 
-    def __init__(self, kind: str = "tfidf-char", C: float = 4.0, seed: int = 42):
+    def __init__(self, kind: str = "tfidf-char", C: float = 4.0, seed: int | None = None):
         self.kind = kind
         self.C = C
-        self.seed = seed
+        self.seed = resolve_seed(seed)
         self.validation_scores: dict[float, float] = {}
-        self.pipeline = Pipeline([
-            ("tfidf", _vectorizer(kind)),
-            ("logreg", LogisticRegression(C=C, max_iter=2000, random_state=seed)),
-        ])
+        self.pipeline = Pipeline(
+            [
+                ("tfidf", _vectorizer(kind)),
+                ("logreg", LogisticRegression(C=C, max_iter=2000, random_state=seed)),
+            ]
+        )
 
     def fit(
         self,

@@ -156,8 +156,11 @@ def _is_valid(folder: Path) -> bool:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         recorded = manifest["files"]
         present = {p.relative_to(folder).as_posix(): p for p in _files(folder)}
-        return manifest.get("format") == FORMAT and set(recorded) == set(present) and all(
-            _file_hash(present[name]) == digest for name, digest in recorded.items())
+        return (
+            manifest.get("format") == FORMAT
+            and set(recorded) == set(present)
+            and all(_file_hash(present[name]) == digest for name, digest in recorded.items())
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -252,8 +255,15 @@ def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.Path
     return folder
 
 
-def cached(kind: str, key: str, compute: Callable[[], T], save: Callable[[T, Path], None],
-           load: Callable[[Path], T], root: str | os.PathLike | None = None, enabled: bool = True) -> tuple[T, bool]:
+def cached(
+    kind: str,
+    key: str,
+    compute: Callable[[], T],
+    save: Callable[[T, Path], None],
+    load: Callable[[Path], T],
+    root: str | os.PathLike | None = None,
+    enabled: bool = True,
+) -> tuple[T, bool]:
     """(`compute()` or the stored result, whether it came from the cache).
 
     Taught in chapter 3.

@@ -16,6 +16,8 @@ import sys
 import numpy as np
 
 PROFILE_ENV = "LLMCOURSE_PROFILE"
+SEED_ENV = "LLMCOURSE_SEED"
+DEFAULT_SEED = 42
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +86,7 @@ def active_profile() -> str:
     """Name of the profile chosen by LLMCOURSE_PROFILE (default: full). Taught in chapter 1."""
     name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
     if name not in PROFILES:
-        raise ValueError(
-            f"环境变量 {PROFILE_ENV}={name!r} 无效：可选值为 {', '.join(PROFILES)}"
-        )
+        raise ValueError(f"环境变量 {PROFILE_ENV}={name!r} 无效：可选值为 {', '.join(PROFILES)}")
     return name
 
 
@@ -98,12 +98,36 @@ def sizes(profile: str | None = None) -> RunSizes:
     return PROFILES[name]
 
 
-def set_seed(seed: int = 42, tensorflow: bool | None = None) -> None:
+def resolve_seed(seed: int | None = None) -> int:
+    """`seed`, or when None the book's seed: LLMCOURSE_SEED, default 42.
+
+    Every function of the package that takes a seed defaults to this value, so the
+    whole book can be built under another seed (`LLMCOURSE_SEED=7 make book`) and
+    its sentences, computed from the numbers, must stay true. Taught in chapter 1.
+    """
+    if seed is not None:
+        return int(seed)
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SEED
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise ValueError(f"环境变量 {SEED_ENV}={raw!r} 无效：应为 0 到 4294967295 之间的整数")
+    return value
+
+
+def set_seed(seed: int | None = None, tensorflow: bool | None = None) -> None:
     """Seed Python, NumPy and TensorFlow/Keras, and make TF ops deterministic.
+
+    None means the book's seed (`resolve_seed`).
 
     TensorFlow is seeded when `tensorflow` is True, or when None and it is
     already imported (so the text-only chapters do not pay for importing it). Taught in chapter 1.
     """
+    seed = resolve_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)

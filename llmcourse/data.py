@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from llmcourse.config import resolve_seed
 from llmcourse.errors import CourseError
 
 POSITIVE, NEGATIVE = 1, 0
@@ -114,11 +115,11 @@ class LabeledTexts:
         c = collections.Counter(self.labels)
         return {POSITIVE: c[POSITIVE], NEGATIVE: c[NEGATIVE]}
 
-    def sample(self, n: int | None, seed: int = 42) -> "LabeledTexts":
+    def sample(self, n: int | None, seed: int | None = None) -> "LabeledTexts":
         """A stratified random subset of about `n` examples, in random order (all when None or n >= len)."""
         if n is None or n >= len(self):
             return self
-        rng = random.Random(seed)
+        rng = random.Random(resolve_seed(seed))
         chosen: list[int] = []
         for label, count in self.counts().items():
             idx = [i for i, lab in enumerate(self.labels) if lab == label]
@@ -126,7 +127,9 @@ class LabeledTexts:
             chosen.extend(rng.sample(idx, min(take, len(idx))))
         rng.shuffle(chosen)  # mix the labels: the corpus lists all positives first
         return LabeledTexts(
-            [self.texts[i] for i in chosen], [self.labels[i] for i in chosen], self.report,
+            [self.texts[i] for i in chosen],
+            [self.labels[i] for i in chosen],
+            self.report,
             None if self.lines is None else [self.lines[i] for i in chosen],
         )
 
@@ -189,7 +192,7 @@ class FileReport:
 
 
 def _first_lines(lines: Sequence[int], unit: str) -> str:
-    """"第 3、8 行" for the first REPORT_LINES entries, with "……" when there are more."""
+    """ "第 3、8 行" for the first REPORT_LINES entries, with "……" when there are more."""
     shown = "、".join(str(n) for n in lines[:REPORT_LINES])
     return f"第 {shown} {unit}{'……' if len(lines) > REPORT_LINES else ''}"
 
@@ -213,11 +216,13 @@ class DedupReport:
     def summary(self) -> str:
         """One line: rows read, duplicates and conflicting rows removed (with where), what is left per label."""
         u, dup, con = self.unit, self.duplicate_lines, self.conflict_lines
-        return (f"读取 {self.rows_read:,d} {u}，去掉重复 {len(dup):,d} {u}"
-                + (f"（{_first_lines(dup, u)}）" if dup else "")
-                + f"，去掉两种标签都出现的冲突文本 {self.conflicting_texts:,d} 条"
-                + (f"（共 {len(con):,d} {u}：{_first_lines(con, u)}）" if con else "")
-                + f"，剩 {self.rows_used:,d} 条，其中正面 {self.per_label[POSITIVE]:,d}、负面 {self.per_label[NEGATIVE]:,d}")
+        return (
+            f"读取 {self.rows_read:,d} {u}，去掉重复 {len(dup):,d} {u}"
+            + (f"（{_first_lines(dup, u)}）" if dup else "")
+            + f"，去掉两种标签都出现的冲突文本 {self.conflicting_texts:,d} 条"
+            + (f"（共 {len(con):,d} {u}：{_first_lines(con, u)}）" if con else "")
+            + f"，剩 {self.rows_used:,d} 条，其中正面 {self.per_label[POSITIVE]:,d}、负面 {self.per_label[NEGATIVE]:,d}"
+        )
 
     def __str__(self) -> str:
         head = "" if self.source is None else f"{self.source}\n"
@@ -253,9 +258,7 @@ def _dedup_positions(texts: Sequence[str], labels: Sequence[int]) -> tuple[list[
     return kept, duplicate, conflicting, len(conflicts)
 
 
-def deduplicate(
-    texts: Sequence[str], labels: Sequence[int]
-) -> tuple[list[str], list[int], dict[int, int], int]:
+def deduplicate(texts: Sequence[str], labels: Sequence[int]) -> tuple[list[str], list[int], dict[int, int], int]:
     """Remove repeated (text, label) pairs and drop texts seen with both labels.
 
     Returns (texts, labels, duplicates_removed_per_label, conflicting_texts).
@@ -288,8 +291,9 @@ def deduplicate_dataset(dataset: LabeledTexts) -> LabeledTexts:
         per_label={POSITIVE: labels.count(POSITIVE), NEGATIVE: labels.count(NEGATIVE)},
         unit="行" if dataset.lines is not None else "条",
     )
-    return LabeledTexts([dataset.texts[i] for i in kept], labels, report,
-                        None if dataset.lines is None else [where[i] for i in kept])
+    return LabeledTexts(
+        [dataset.texts[i] for i in kept], labels, report, None if dataset.lines is None else [where[i] for i in kept]
+    )
 
 
 # --------------------------------------------------------------------------- shipped corpus
@@ -318,8 +322,12 @@ def read_raw_lines() -> list[tuple[str, int]]:
 
     Positive file first, in file order. Taught in chapter 1.
     """
-    return [(normalize_whitespace(line), label) for label in CORPUS_FILES
-            for line in _read_corpus_lines(label) if line.strip()]
+    return [
+        (normalize_whitespace(line), label)
+        for label in CORPUS_FILES
+        for line in _read_corpus_lines(label)
+        if line.strip()
+    ]
 
 
 def load_reviews() -> LabeledTexts:
@@ -397,7 +405,7 @@ class Splits:
 
 
 def split_dataset(
-    data: LabeledTexts, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42
+    data: LabeledTexts, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int | None = None
 ) -> Splits:
     """Stratified, seeded split into train/validation/test.
 
@@ -409,7 +417,7 @@ def split_dataset(
         raise ValueError("验证集与测试集的比例必须在 0 和 1 之间，且两者之和小于 1")
     if len(set(data.texts)) != len(data.texts):
         raise ValueError("数据中有重复文本：请先调用 deduplicate()，否则同一条评论会同时进入训练集和测试集")
-    rng = random.Random(seed)
+    rng = random.Random(resolve_seed(seed))
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     for label in (POSITIVE, NEGATIVE):
         idx = [i for i, lab in enumerate(data.labels) if lab == label]
@@ -469,16 +477,18 @@ def find_surrogate(text: str) -> int | None:
     return None if found is None else found.start()
 
 
-def _surrogate_error(text: str, path: str | os.PathLike | None, line: int | None,
-                     field: str | None = None) -> DecodeError | None:
+def _surrogate_error(
+    text: str, path: str | os.PathLike | None, line: int | None, field: str | None = None
+) -> DecodeError | None:
     """A DecodeError for the first lone surrogate in `text`, else None."""
     at = find_surrogate(text)
     if at is None:
         return None
     if line is None:
         line = _line_of(text, at)
-    return DecodeError(path, line, f"文本中有单独的代理字符 U+{ord(text[at]):04X}：它不是合法的 Unicode 字符，"
-                                   "无法编码成 UTF-8", field)
+    return DecodeError(
+        path, line, f"文本中有单独的代理字符 U+{ord(text[at]):04X}：它不是合法的 Unicode 字符，无法编码成 UTF-8", field
+    )
 
 
 def _decode(raw: bytes, path: str | os.PathLike | None) -> tuple[str, str]:
@@ -523,8 +533,11 @@ def decode_bytes(raw: bytes | str, path: str | os.PathLike | None) -> tuple[str,
     text, encoding = _decode(raw, path)
     nul = text.find("\x00")
     if nul >= 0:
-        raise DecodeError(path, _line_of(text, nul),
-                          "文件中有 NUL 字符（\\x00）：这是二进制文件或 UTF-16 编码的文件吗？请另存为 UTF-8 文本")
+        raise DecodeError(
+            path,
+            _line_of(text, nul),
+            "文件中有 NUL 字符（\\x00）：这是二进制文件或 UTF-16 编码的文件吗？请另存为 UTF-8 文本",
+        )
     return text, encoding
 
 
@@ -562,15 +575,20 @@ def _csv_error(err: csv.Error, path: Path, start: int, end: int) -> DataFormatEr
     """Our message for the csv module's error in the record that began on line `start` (read up to `end`)."""
     message = str(err)
     if "field larger than field limit" in message:
-        return DataFormatError(path, start, f"有一个字段超过 {csv.field_size_limit():,d} 个字符的上限"
-                                            "（是不是少了一个结束引号？）")
+        return DataFormatError(
+            path, start, f"有一个字段超过 {csv.field_size_limit():,d} 个字符的上限（是不是少了一个结束引号？）"
+        )
     if "unexpected end of data" in message:
-        return DataFormatError(path, start, "这一行开始的引号直到文件末尾都没有闭合：是不是少了结束引号？"
-                                            "文本中的引号要写成两个（\"\"）")
+        return DataFormatError(
+            path, start, '这一行开始的引号直到文件末尾都没有闭合：是不是少了结束引号？文本中的引号要写成两个（""）'
+        )
     if "expected after" in message:
         spans = f"到第 {end} 行才闭合，" if end > start else ""
-        return DataFormatError(path, start, f"这一行的带引号字段{spans}结束引号后面还紧跟着别的字符："
-                                            "文本中的引号要写成两个（\"\"），引号外不能再有字符")
+        return DataFormatError(
+            path,
+            start,
+            f'这一行的带引号字段{spans}结束引号后面还紧跟着别的字符：文本中的引号要写成两个（""），引号外不能再有字符',
+        )
     return DataFormatError(path, end, f"不是合法的 CSV：{message}")
 
 
@@ -615,11 +633,16 @@ def _rows_from_table(
             ti, li = _header_positions(header, path, line, (text_col, label_col))
             continue
         if any(cell.strip() for cell in row[len(header) :]):
-            raise DataFormatError(path, line, f"这一行有 {len(row)} 列，多于表头的 {len(header)} 列："
-                                              f"文本中的{sep}把它切开了吗？含{sep}的文本要用双引号括起来")
+            raise DataFormatError(
+                path,
+                line,
+                f"这一行有 {len(row)} 列，多于表头的 {len(header)} 列："
+                f"文本中的{sep}把它切开了吗？含{sep}的文本要用双引号括起来",
+            )
         if len(row) <= max(ti, li):
-            raise DataFormatError(path, line, f"这一行只有 {len(row)} 列，少于表头的 {len(header)} 列"
-                                              f"（是不是少了{sep}？）")
+            raise DataFormatError(
+                path, line, f"这一行只有 {len(row)} 列，少于表头的 {len(header)} 列（是不是少了{sep}？）"
+            )
         yield line, (row[ti], row[li])
     if header is None:
         raise EmptyFileError(path, None, "文件是空的：没有表头，也没有数据行")
@@ -675,7 +698,9 @@ def _row_text(value: object, path: Path, line: int, field: str) -> str:
         kind = " null" if value is None else f"{_JSON_TYPES.get(type(value), '其他类型')} {_short(value)}"
         raise DataFormatError(path, line, f"文本必须是字符串，这里是{kind}", field)
     if len(value) > MAX_FIELD_CHARS:
-        raise DataFormatError(path, line, f"文本有 {len(value):,d} 个字符，超过 {MAX_FIELD_CHARS:,d} 个字符的上限", field)
+        raise DataFormatError(
+            path, line, f"文本有 {len(value):,d} 个字符，超过 {MAX_FIELD_CHARS:,d} 个字符的上限", field
+        )
     error = _surrogate_error(value, path, line, field)
     if error is not None:
         raise error
@@ -733,8 +758,9 @@ def read_labeled_file(
 
 
 # --------------------------------------------------------------------------- training data
-def check_trainable(dataset: LabeledTexts, min_rows: int = 20, min_per_class: int = 10,
-                    source: str | os.PathLike | None = None) -> LabeledTexts:
+def check_trainable(
+    dataset: LabeledTexts, min_rows: int = 20, min_per_class: int = 10, source: str | os.PathLike | None = None
+) -> LabeledTexts:
     """De-duplicate `dataset` (see `deduplicate_dataset`) and refuse what cannot train a classifier.
 
     Run before any training: after duplicates and conflicting texts are removed
@@ -753,15 +779,24 @@ def check_trainable(dataset: LabeledTexts, min_rows: int = 20, min_per_class: in
         raise TrainingDataError(path, None, f"去重后一条也不剩（{summary}）：没有可以训练的数据")
     missing = [LABEL_NAMES[label] for label, count in counts.items() if count == 0]
     if missing:
-        raise TrainingDataError(path, None, f"去重后没有{missing[0]}评论（{summary}）：训练需要两类都有，"
-                                            f"每类至少 {min_per_class} 条")
+        raise TrainingDataError(
+            path, None, f"去重后没有{missing[0]}评论（{summary}）：训练需要两类都有，每类至少 {min_per_class} 条"
+        )
     if len(result) < min_rows:
-        raise TrainingDataError(path, None, f"去重后只剩 {len(result):,d} 条不重复的评论（{summary}）："
-                                            f"至少需要 {min_rows} 条才能划分训练、验证和测试集")
+        raise TrainingDataError(
+            path,
+            None,
+            f"去重后只剩 {len(result):,d} 条不重复的评论（{summary}）："
+            f"至少需要 {min_rows} 条才能划分训练、验证和测试集",
+        )
     few = [(LABEL_NAMES[label], count) for label, count in counts.items() if count < min_per_class]
     if few:
-        raise TrainingDataError(path, None, f"去重后{few[0][0]}评论只有 {few[0][1]:,d} 条（{summary}）："
-                                            f"每类至少需要 {min_per_class} 条，验证集和测试集里才能两类都有")
+        raise TrainingDataError(
+            path,
+            None,
+            f"去重后{few[0][0]}评论只有 {few[0][1]:,d} 条（{summary}）："
+            f"每类至少需要 {min_per_class} 条，验证集和测试集里才能两类都有",
+        )
     return result
 
 
@@ -788,14 +823,15 @@ def domain_counts(texts: Sequence[str], labels: Sequence[int]) -> collections.Co
     return collections.Counter((guess_domain(t), label) for t, label in zip(texts, labels))
 
 
-def naive_split(pairs: Sequence[tuple[str, int]], test_fraction: float = 0.1,
-                seed: int = 42) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+def naive_split(
+    pairs: Sequence[tuple[str, int]], test_fraction: float = 0.1, seed: int | None = None
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """(train, test) of a seeded shuffle of `pairs` without deduplication: the wrong way to split.
 
     Copies of one line can land on both sides. Taught in chapter 1.
     """
     shuffled = list(pairs)
-    random.Random(seed).shuffle(shuffled)
+    random.Random(resolve_seed(seed)).shuffle(shuffled)
     n_test = round(len(shuffled) * test_fraction)
     return shuffled[n_test:], shuffled[:n_test]
 
@@ -816,8 +852,9 @@ def memorizer_accuracy(train_pairs: Sequence[tuple[str, int]], test_pairs: Seque
 
 def lengths_by_label(items: Sequence[Sequence], labels: Sequence[int]) -> dict[str, list[int]]:
     """{label name: lengths of the items with that label}, e.g. characters per review. Taught in chapter 1."""
-    return {name: [len(item) for item, lab in zip(items, labels) if lab == label]
-            for label, name in LABEL_NAMES.items()}
+    return {
+        name: [len(item) for item, lab in zip(items, labels) if lab == label] for label, name in LABEL_NAMES.items()
+    }
 
 
 def length_table(lengths: dict[str, dict[str, list[int]]]) -> pd.DataFrame:
@@ -831,9 +868,23 @@ def length_table(lengths: dict[str, dict[str, list[int]]]) -> pd.DataFrame:
         groups = {"全部": sum(by_label.values(), []), **by_label}
         for group, values in groups.items():
             a = np.asarray(values)
-            rows.append({"单位": unit, "类别": group, "评论数": len(a), "中位数": np.median(a),
-                         "90% 分位": np.percentile(a, 90), "99% 分位": np.percentile(a, 99), "最大值": a.max()})
+            rows.append(
+                {
+                    "单位": unit,
+                    "类别": group,
+                    "评论数": len(a),
+                    "中位数": np.median(a),
+                    "90% 分位": np.percentile(a, 90),
+                    "99% 分位": np.percentile(a, 99),
+                    "最大值": a.max(),
+                }
+            )
     frame = pd.DataFrame(rows)
-    frame.attrs["formats"] = {"评论数": "{:,d}", "中位数": "{:.0f}", "90% 分位": "{:.0f}",
-                              "99% 分位": "{:.0f}", "最大值": "{:,d}"}
+    frame.attrs["formats"] = {
+        "评论数": "{:,d}",
+        "中位数": "{:.0f}",
+        "90% 分位": "{:.0f}",
+        "99% 分位": "{:.0f}",
+        "最大值": "{:,d}",
+    }
     return frame

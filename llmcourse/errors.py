@@ -19,8 +19,9 @@ class CourseError(Exception):
     Taught in chapter 5 and on the deployment page.
     """
 
-    def __init__(self, problem: str, path: str | os.PathLike | None = None, line: int | None = None,
-                 field: str | None = None):
+    def __init__(
+        self, problem: str, path: str | os.PathLike | None = None, line: int | None = None, field: str | None = None
+    ):
         self.problem = problem
         self.path = None if path is None else str(path)
         self.line = line
@@ -29,11 +30,15 @@ class CourseError(Exception):
 
     def describe(self) -> str:
         """The one line shown to the user: "文件 第 N 行 字段 x：问题"."""
-        where = [part for part in (
-            self.path,
-            None if self.line is None else f"第 {self.line} 行",
-            None if self.field is None else f"字段 {self.field}",
-        ) if part]
+        where = [
+            part
+            for part in (
+                self.path,
+                None if self.line is None else f"第 {self.line} 行",
+                None if self.field is None else f"字段 {self.field}",
+            )
+            if part
+        ]
         return f"{' '.join(where)}：{self.problem}" if where else self.problem
 
 

@@ -16,6 +16,7 @@ from scipy.stats import binomtest
 from sklearn import metrics as skm
 
 from llmcourse import data
+from llmcourse.config import resolve_seed
 
 
 class TextClassifier(Protocol):
@@ -42,9 +43,11 @@ class Metrics:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
-        return (f"样本数 {self.n:,d}  准确率 {self.accuracy:.4f}  精确率 {self.precision:.4f}  "
-                f"召回率 {self.recall:.4f}  F1 {self.f1:.4f}  宏平均 F1 {self.macro_f1:.4f}  "
-                f"ROC-AUC {self.roc_auc:.4f}")
+        return (
+            f"样本数 {self.n:,d}  准确率 {self.accuracy:.4f}  精确率 {self.precision:.4f}  "
+            f"召回率 {self.recall:.4f}  F1 {self.f1:.4f}  宏平均 F1 {self.macro_f1:.4f}  "
+            f"ROC-AUC {self.roc_auc:.4f}"
+        )
 
 
 def compute_metrics(y_true: Sequence[int], probabilities: Sequence[float], threshold: float = 0.5) -> Metrics:
@@ -76,8 +79,11 @@ def json_metrics(metrics: Metrics) -> dict:
     JSON has no NaN; `json.dumps(..., allow_nan=False)` accepts the result. Taught in chapter 5.
     """
     values = metrics.as_dict()
-    undefined = {name: UNDEFINED_REASONS.get(name, "没有定义") for name, value in values.items()
-                 if isinstance(value, float) and not np.isfinite(value)}
+    undefined = {
+        name: UNDEFINED_REASONS.get(name, "没有定义")
+        for name, value in values.items()
+        if isinstance(value, float) and not np.isfinite(value)
+    }
     values.update(dict.fromkeys(undefined))
     if undefined:
         values["undefined"] = undefined
@@ -162,8 +168,9 @@ class PairedComparison:
         return f"只有 A 对 {self.only_a} 条，只有 B 对 {self.only_b} 条，双侧符号检验 p = {self.p_value:.3f}"
 
 
-def paired_comparison(y_true: Sequence[int], prob_a: Sequence[float], prob_b: Sequence[float],
-                      threshold: float = 0.5) -> PairedComparison:
+def paired_comparison(
+    y_true: Sequence[int], prob_a: Sequence[float], prob_b: Sequence[float], threshold: float = 0.5
+) -> PairedComparison:
     """Sign (McNemar exact) test of two classifiers scored on the same examples.
 
     Only the examples exactly one of them gets right carry information; if both were
@@ -185,13 +192,17 @@ def accuracy_stderr(accuracy: float, n: int) -> float:
 def pretraining_table(record) -> pd.DataFrame:
     """One row per epoch of a language-model pretraining (`pretraining.PretrainingRecord`):
     sampled losses, held-out perplexities and seconds, both directions. Taught in chapter 5."""
-    rows = [{"预训练轮次": i + 1,
-             "前向损失（采样）": round(record.loss["forward"][i], 3),
-             "后向损失（采样）": round(record.loss["backward"][i], 3),
-             "前向困惑度（验证评论）": round(record.heldout_perplexity["forward"][i], 1),
-             "后向困惑度（验证评论）": round(record.heldout_perplexity["backward"][i], 1),
-             "秒": round(seconds)}
-            for i, seconds in enumerate(record.epoch_seconds)]
+    rows = [
+        {
+            "预训练轮次": i + 1,
+            "前向损失（采样）": round(record.loss["forward"][i], 3),
+            "后向损失（采样）": round(record.loss["backward"][i], 3),
+            "前向困惑度（验证评论）": round(record.heldout_perplexity["forward"][i], 1),
+            "后向困惑度（验证评论）": round(record.heldout_perplexity["backward"][i], 1),
+            "秒": round(seconds),
+        }
+        for i, seconds in enumerate(record.epoch_seconds)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -200,47 +211,75 @@ def parameter_table(trained: Sequence, embedding_parameters: int) -> pd.DataFram
 
     `trained` holds `pipeline.Trained` results of neural models. Taught in chapter 8.
     """
-    return pd.DataFrame([{"模型": t.name, "嵌入层参数": embedding_parameters,
-                          "其余参数": t.parameters - embedding_parameters,
-                          "每轮秒数": round(float(np.mean(t.epoch_seconds)), 1),
-                          "训练轮数": len(t.epoch_seconds),
-                          "最好的一轮": t.model.config["training"]["best_epoch"]} for t in trained])
+    return pd.DataFrame(
+        [
+            {
+                "模型": t.name,
+                "嵌入层参数": embedding_parameters,
+                "其余参数": t.parameters - embedding_parameters,
+                "每轮秒数": round(float(np.mean(t.epoch_seconds)), 1),
+                "训练轮数": len(t.epoch_seconds),
+                "最好的一轮": t.model.config["training"]["best_epoch"],
+            }
+            for t in trained
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- monitoring a stream (chapter 6)
-def most_confident(texts: Sequence[str], labels: Sequence[int], probabilities: Sequence[float], k: int = 5,
-                   positive: bool = True, max_chars: int = 60) -> pd.DataFrame:
+def most_confident(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    k: int = 5,
+    positive: bool = True,
+    max_chars: int = 60,
+) -> pd.DataFrame:
     """The k texts with the highest (positive=True) or lowest positive probability. Taught in chapter 6."""
     prob = np.asarray(probabilities, dtype=float)
     order = np.argsort(-prob if positive else prob, kind="stable")[:k]
-    return pd.DataFrame([{"正面概率": round(float(prob[i]), 4), "真实类别": data.LABEL_NAMES[int(labels[i])],
-                          "评论": _shorten(texts[i], max_chars)} for i in order])
+    return pd.DataFrame(
+        [
+            {
+                "正面概率": round(float(prob[i]), 4),
+                "真实类别": data.LABEL_NAMES[int(labels[i])],
+                "评论": _shorten(texts[i], max_chars),
+            }
+            for i in order
+        ]
+    )
 
 
-def simulated_days(labels: Sequence[int], negative_shares: Sequence[float], day_size: int,
-                   seed: int = 42) -> list[np.ndarray]:
+def simulated_days(
+    labels: Sequence[int], negative_shares: Sequence[float], day_size: int, seed: int | None = None
+) -> list[np.ndarray]:
     """Indices of labelled examples dealt into days, day d with about negative_shares[d] negatives.
 
     No example is used twice; the order within a day is shuffled. Taught in chapter 6.
     """
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(resolve_seed(seed))
     pools = {label: list(rng.permutation(np.flatnonzero(labels == label))) for label in (data.NEGATIVE, data.POSITIVE)}
     days = []
     for share in negative_shares:
         n_negative = round(day_size * share)
-        chosen = ([pools[data.NEGATIVE].pop() for _ in range(n_negative)]
-                  + [pools[data.POSITIVE].pop() for _ in range(day_size - n_negative)])
+        chosen = [pools[data.NEGATIVE].pop() for _ in range(n_negative)] + [
+            pools[data.POSITIVE].pop() for _ in range(day_size - n_negative)
+        ]
         days.append(rng.permutation(chosen))
     return days
 
 
-def negative_rates(labels: Sequence[int], probabilities: Sequence[float], threshold: float = 0.5) -> tuple[float, float]:
+def negative_rates(
+    labels: Sequence[int], probabilities: Sequence[float], threshold: float = 0.5
+) -> tuple[float, float]:
     """(t, f): the share of negative examples predicted negative, and of positive ones. Taught in chapter 6."""
     y = np.asarray(labels)
     predicted_negative = np.asarray(probabilities) < threshold
-    return (float(np.mean(predicted_negative[y == data.NEGATIVE])),
-            float(np.mean(predicted_negative[y == data.POSITIVE])))
+    return (
+        float(np.mean(predicted_negative[y == data.NEGATIVE])),
+        float(np.mean(predicted_negative[y == data.POSITIVE])),
+    )
 
 
 def adjusted_share(counted: float, t: float, f: float) -> float:
@@ -248,8 +287,15 @@ def adjusted_share(counted: float, t: float, f: float) -> float:
     return float(np.clip((counted - f) / (t - f), 0, 1))
 
 
-def daily_negative_shares(classifier, texts: Sequence[str], labels: Sequence[int], days: Sequence[np.ndarray],
-                          t: float, f: float, min_gap: float = 0.05) -> pd.DataFrame:
+def daily_negative_shares(
+    classifier,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    days: Sequence[np.ndarray],
+    t: float,
+    f: float,
+    min_gap: float = 0.05,
+) -> pd.DataFrame:
     """Per day: the true negative share, the classified count and its adjusted value (3 decimals).
 
     `classifier.predict` labels each day's texts; when t - f <= min_gap the classifier
@@ -261,8 +307,15 @@ def daily_negative_shares(classifier, texts: Sequence[str], labels: Sequence[int
         results = classifier.predict([texts[i] for i in index])
         counted = float(np.mean([r["label"] == data.NEGATIVE for r in results]))
         adjusted = adjusted_share(counted, t, f) if t - f > min_gap else counted
-        rows.append({"天": day, "评论数": len(index), "真实负面比例": float(np.mean(labels[index] == data.NEGATIVE)),
-                     "分类计数": counted, "校正后": adjusted})
+        rows.append(
+            {
+                "天": day,
+                "评论数": len(index),
+                "真实负面比例": float(np.mean(labels[index] == data.NEGATIVE)),
+                "分类计数": counted,
+                "校正后": adjusted,
+            }
+        )
     return pd.DataFrame(rows).round({"真实负面比例": 3, "分类计数": 3, "校正后": 3})
 
 
@@ -271,8 +324,12 @@ def perplexity_table(perplexities: dict[str, float], reference: str, label: str 
     """Test perplexity of each language model and its change relative to `reference` (a key). Taught in chapter 6."""
     base = perplexities[reference]
     change = _zh("与", label or reference, "相比")
-    return pd.DataFrame([{"模型": name, "测试困惑度": round(ppl, 2), change: f"{ppl / base - 1:+.1%}"}
-                         for name, ppl in perplexities.items()])
+    return pd.DataFrame(
+        [
+            {"模型": name, "测试困惑度": round(ppl, 2), change: f"{ppl / base - 1:+.1%}"}
+            for name, ppl in perplexities.items()
+        ]
+    )
 
 
 def next_char_table(prefixes: Sequence[str], models: dict, k: int = 5) -> pd.DataFrame:
@@ -280,6 +337,17 @@ def next_char_table(prefixes: Sequence[str], models: dict, k: int = 5) -> pd.Dat
 
     `models` maps a display name to a model with `next_char_distribution(prefix, k)`. Taught in chapter 6.
     """
-    return pd.DataFrame([{"前缀": p, **{_zh(name, f"的前 {k} 个字"):
-                                        "　".join(f"{ch}（{q:.2f}）" for ch, q in m.next_char_distribution(p, k=k))
-                                        for name, m in models.items()}} for p in prefixes])
+    return pd.DataFrame(
+        [
+            {
+                "前缀": p,
+                **{
+                    _zh(name, f"的前 {k} 个字"): "　".join(
+                        f"{ch}（{q:.2f}）" for ch, q in m.next_char_distribution(p, k=k)
+                    )
+                    for name, m in models.items()
+                },
+            }
+            for p in prefixes
+        ]
+    )

@@ -107,20 +107,25 @@ def _ch1_mistakes(threshold: int) -> dict[str, dict[int, float]]:
     by_label = {lab: np.array([len(t) for t, y in zip(reviews.texts, reviews.labels) if y == lab]) for lab in labels}
     n_long = sum(int((a > threshold).sum()) for a in by_label.values())
     raw_lines = data.read_raw_lines()
-    raw = {lab: np.array([len(t) for t, label in raw_lines if label == lab])
-           for lab in labels}
+    raw = {lab: np.array([len(t) for t, label in raw_lines if label == lab]) for lab in labels}
     right = _ch1_long_share(threshold)
     return {
-        "“超过 200 个字”不包括正好 200 个字：比较时用 >，不是 >=。":
-            {lab: float((a >= threshold).mean()) for lab, a in by_label.items()},
-        "正面和负面的比例对调了：检查 label 与 name 的对应关系（data.LABEL_NAMES）。":
-            {labels[0]: right[labels[1]], labels[1]: right[labels[0]]},
-        "分母应当是这一类评论的条数，而不是全部评论的条数。":
-            {lab: float((a > threshold).sum() / len(reviews)) for lab, a in by_label.items()},
-        "分母应当是这一类评论的条数，而不是所有长评论的条数。":
-            {lab: float((a > threshold).sum() / n_long) for lab, a in by_label.items()},
-        "题目要统计去重后的评论（data.load_reviews()），你用的像是没有去重的原始行。":
-            {lab: float((a > threshold).mean()) for lab, a in raw.items()},
+        "“超过 200 个字”不包括正好 200 个字：比较时用 >，不是 >=。": {
+            lab: float((a >= threshold).mean()) for lab, a in by_label.items()
+        },
+        "正面和负面的比例对调了：检查 label 与 name 的对应关系（data.LABEL_NAMES）。": {
+            labels[0]: right[labels[1]],
+            labels[1]: right[labels[0]],
+        },
+        "分母应当是这一类评论的条数，而不是全部评论的条数。": {
+            lab: float((a > threshold).sum() / len(reviews)) for lab, a in by_label.items()
+        },
+        "分母应当是这一类评论的条数，而不是所有长评论的条数。": {
+            lab: float((a > threshold).sum() / n_long) for lab, a in by_label.items()
+        },
+        "题目要统计去重后的评论（data.load_reviews()），你用的像是没有去重的原始行。": {
+            lab: float((a > threshold).mean()) for lab, a in raw.items()
+        },
     }
 
 
@@ -133,7 +138,10 @@ def _normalise_labels(answer: Mapping) -> tuple[dict[int, object], str]:
         elif key in by_name:
             out[by_name[key]] = value
         else:
-            return {}, f"不认识的键 {key!r}：请用标签（{', '.join(map(str, data.LABEL_NAMES))}）或类别名（{', '.join(by_name)}）作键。"
+            return (
+                {},
+                f"不认识的键 {key!r}：请用标签（{', '.join(map(str, data.LABEL_NAMES))}）或类别名（{', '.join(by_name)}）作键。",
+            )
     missing = [data.LABEL_NAMES[lab] for lab in data.LABEL_NAMES if lab not in out]
     if missing:
         return {}, f"缺少这些类别的比例：{'、'.join(missing)}。"
@@ -148,7 +156,12 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
     """
     exercise = "ch1-ex2"
     if not isinstance(share_by_label, Mapping):
-        return _verdict(exercise, False, "请传入一个字典，例如 {1: 正面的比例, 0: 负面的比例}（键也可以是“正面”“负面”）。", quiet=quiet)
+        return _verdict(
+            exercise,
+            False,
+            "请传入一个字典，例如 {1: 正面的比例, 0: 负面的比例}（键也可以是“正面”“负面”）。",
+            quiet=quiet,
+        )
     answer, problem = _normalise_labels(share_by_label)
     if problem:
         return _verdict(exercise, False, problem, quiet=quiet)
@@ -157,9 +170,16 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
     answer = {k: float(v) for k, v in answer.items()}
     right = _ch1_long_share()
     if all(_close(answer[k], right[k]) for k in right):
-        return _verdict(exercise, True, "两类评论中长评论的比例都算对了。比较一下两个数：它们和两类的中位数说的是同一件事吗？", quiet=quiet)
+        return _verdict(
+            exercise,
+            True,
+            "两类评论中长评论的比例都算对了。比较一下两个数：它们和两类的中位数说的是同一件事吗？",
+            quiet=quiet,
+        )
     if all(_close(answer[k] / 100, right[k], rel=1e-3, abs_=1e-4) for k in right):
-        return _verdict(exercise, False, "看起来你给的是百分数。请给 0～1 之间的比例（打印时再用 :.1% 格式化）。", quiet=quiet)
+        return _verdict(
+            exercise, False, "看起来你给的是百分数。请给 0～1 之间的比例（打印时再用 :.1% 格式化）。", quiet=quiet
+        )
     for hint, values in _ch1_mistakes(LONG_REVIEW_CHARS).items():
         if all(_close(answer[k], values[k]) for k in right):
             return _verdict(exercise, False, hint, quiet=quiet)
@@ -169,7 +189,9 @@ def check_ch1_long_share(share_by_label: Mapping, quiet: bool = False) -> CheckR
     for k in right:
         if abs(answer[k] - right[k]) > 5e-4:
             notes.append(f"{data.LABEL_NAMES[k]}评论的比例{'偏大' if answer[k] > right[k] else '偏小'}。")
-    notes.append("提示：lengths 是这一类每条评论的字数（len(文本)），share 是其中大于 200 的比例，例如 (lengths > 200).mean()。")
+    notes.append(
+        "提示：lengths 是这一类每条评论的字数（len(文本)），share 是其中大于 200 的比例，例如 (lengths > 200).mean()。"
+    )
     return _verdict(exercise, False, *notes, quiet=quiet)
 
 
@@ -200,16 +222,19 @@ def _ch2_mistakes(lm, texts) -> dict[str, float]:
         for i, ch in enumerate(list(review) + [ngram.EOS_TOKEN]):
             shifted.append(math.log(lm.prob(ch, review[: i + 1])))
     hints = {
-        "别忘了每条文本末尾的结束符 ngram.EOS_TOKEN：它也要预测，也要计数。":
-            math.exp(-sum(logs_no_eos) / max(len(logs_no_eos), 1)),
+        "别忘了每条文本末尾的结束符 ngram.EOS_TOKEN：它也要预测，也要计数。": math.exp(
+            -sum(logs_no_eos) / max(len(logs_no_eos), 1)
+        ),
         "困惑度是 exp(−平均对数概率)：你好像漏了负号。": math.exp(mean),
-        "用 math.log（自然对数）求对数概率，再用 math.exp 还原；两者的底数要一致。":
-            math.exp(-mean / math.log(10)),
-        "用 math.log（自然对数）求对数概率，再用 math.exp 还原；两者的底数要一致（这里像是用了 log2）。":
-            math.exp(-mean / math.log(2)),
+        "用 math.log（自然对数）求对数概率，再用 math.exp 还原；两者的底数要一致。": math.exp(-mean / math.log(10)),
+        "用 math.log（自然对数）求对数概率，再用 math.exp 还原；两者的底数要一致（这里像是用了 log2）。": math.exp(
+            -mean / math.log(2)
+        ),
         "平均要按字（符号）算，而不是先算每条文本的困惑度再平均。": sum(per_text) / len(per_text),
         "前文应当是这个字之前的文字 review[:i]，不能包含这个字本身。": math.exp(-sum(shifted) / len(shifted)),
-        "count 应当数被预测的符号个数，不是文本条数。": math.exp(-sum(logs) / len(texts)) if len(texts) else float("nan"),
+        "count 应当数被预测的符号个数，不是文本条数。": math.exp(-sum(logs) / len(texts))
+        if len(texts)
+        else float("nan"),
     }
     return hints
 
@@ -224,7 +249,9 @@ def check_ch2_perplexity(my_ppl: float, lm, texts, quiet: bool = False) -> Check
         return _verdict(exercise, False, "第二个参数应当是本章训练好的模型 lm（ngram.CharNgramLM）。", quiet=quiet)
     texts = list(texts)
     if not texts:
-        return _verdict(exercise, False, "第三个参数应当是你计算困惑度用的文本，例如 heldout_texts[:100]。", quiet=quiet)
+        return _verdict(
+            exercise, False, "第三个参数应当是你计算困惑度用的文本，例如 heldout_texts[:100]。", quiet=quiet
+        )
     if not _is_number(my_ppl):
         return _verdict(exercise, False, f"my_ppl 应当是一个有限的数，实际是 {my_ppl!r}。", quiet=quiet)
     my_ppl = float(my_ppl)
@@ -233,12 +260,19 @@ def check_ch2_perplexity(my_ppl: float, lm, texts, quiet: bool = False) -> Check
         same = _close(right, lm.perplexity(texts))
         return _verdict(exercise, True, "和 lm.perplexity 的结果一致。" if same else "", quiet=quiet)
     if my_ppl < 1:
-        return _verdict(exercise, False, "困惑度不可能小于 1：检查负号，以及是不是把概率而不是对数概率加了起来。", quiet=quiet)
+        return _verdict(
+            exercise, False, "困惑度不可能小于 1：检查负号，以及是不是把概率而不是对数概率加了起来。", quiet=quiet
+        )
     for hint, value in _ch2_mistakes(lm, texts).items():
         if math.isfinite(value) and _close(my_ppl, value):
             return _verdict(exercise, False, hint, quiet=quiet)
     direction = "偏大" if my_ppl > right else "偏小"
-    return _verdict(exercise, False, f"你的困惑度{direction}。对照 2.1.6 节的公式：PPL = exp(−(1/M)·Σ ln P(字 | 前文))，M 是包括结束符在内的被预测符号数。", quiet=quiet)
+    return _verdict(
+        exercise,
+        False,
+        f"你的困惑度{direction}。对照 2.1.6 节的公式：PPL = exp(−(1/M)·Σ ln P(字 | 前文))，M 是包括结束符在内的被预测符号数。",
+        quiet=quiet,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -258,7 +292,9 @@ def _ch3_token_lists(n: int = W2V_REVIEWS) -> list[list[str]]:
 @functools.lru_cache(maxsize=1)
 def _ch3_word2vec():
     """Reference: a 50-dimensional Word2Vec on the first 2,000 reviews, one token list per review."""
-    return Word2Vec(_ch3_token_lists(), vector_size=W2V_DIM, window=5, min_count=2, workers=1, seed=42)
+    return Word2Vec(
+        _ch3_token_lists(), vector_size=W2V_DIM, window=5, min_count=2, workers=1, seed=config.resolve_seed()
+    )
 
 
 def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
@@ -272,25 +308,33 @@ def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
         return _verdict(exercise, False, "请传入 gensim 4 的 Word2Vec 模型（Word2Vec(...) 的返回值）。", quiet=quiet)
     problems = []
     if wv.vector_size != W2V_DIM:
-        problems.append(f"词向量应为 {W2V_DIM} 维，你的是 {wv.vector_size} 维：gensim 4 里的参数名是 vector_size，不再是 size。")
+        problems.append(
+            f"词向量应为 {W2V_DIM} 维，你的是 {wv.vector_size} 维：gensim 4 里的参数名是 vector_size，不再是 size。"
+        )
     keys = list(wv.key_to_index)
     single = sum(len(k) == 1 for k in keys) / max(len(keys), 1)
     corpus_count = getattr(model, "corpus_count", None)
     if corpus_count is not None and corpus_count > 2 * W2V_REVIEWS:
-        problems.append(f"模型见到了 {corpus_count:,d} 个“句子”，而不是 {W2V_REVIEWS:,d} 条评论：Word2Vec 需要一个由词列表组成的列表"
-                        "（每条评论一个列表），传入扁平的词列表时，每个词都会被当作一个由单字组成的句子。")
+        problems.append(
+            f"模型见到了 {corpus_count:,d} 个“句子”，而不是 {W2V_REVIEWS:,d} 条评论：Word2Vec 需要一个由词列表组成的列表"
+            "（每条评论一个列表），传入扁平的词列表时，每个词都会被当作一个由单字组成的句子。"
+        )
     elif single > 0.9:
         problems.append("词表几乎全是单字：传给 Word2Vec 的应当是每条评论的词列表，而不是字符串。")
     elif corpus_count is not None and corpus_count < W2V_REVIEWS // 2:
-        problems.append(f"模型只见到了 {corpus_count:,d} 条评论，题目要求用前 {W2V_REVIEWS:,d} 条。"
-                        "如果你用了 jieba.cut，注意它返回的生成器只能读一次。")
+        problems.append(
+            f"模型只见到了 {corpus_count:,d} 条评论，题目要求用前 {W2V_REVIEWS:,d} 条。"
+            "如果你用了 jieba.cut，注意它返回的生成器只能读一次。"
+        )
     solution = _ch3_word2vec()
     probes = [w for w in W2V_PROBES if w in solution.wv.key_to_index]
     absent = [w for w in probes if w not in wv.key_to_index]
     if absent and single <= 0.9:
         problems.append(f"词表里没有“{absent[0]}”：检查分词（jieba.lcut）和停用词表，或者 min_count 是否太大。")
     if len(keys) < 0.5 * len(solution.wv.key_to_index):
-        problems.append(f"词表只有 {len(keys):,d} 个词，比预期少得多：停用词表是不是删掉了太多词？原文的停用词表会删光整句话。")
+        problems.append(
+            f"词表只有 {len(keys):,d} 个词，比预期少得多：停用词表是不是删掉了太多词？原文的停用词表会删光整句话。"
+        )
     if "不" not in wv.key_to_index and single <= 0.9:
         problems.append("词表里没有“不”：否定词带着情感，不应当被停用词表删掉（text.load_stopwords() 默认保留它们）。")
     if problems:
@@ -302,16 +346,29 @@ def check_ch3_word2vec(model, quiet: bool = False) -> CheckResult:
     except Exception as error:  # noqa: BLE001 - report, never raise
         return _verdict(exercise, False, _error_message(error), quiet=quiet)
     shared = len(set(keys) & set(solution.wv.key_to_index)) / len(solution.wv.key_to_index)
-    return _verdict(exercise, True, f"模型按 gensim 4 的用法训练（vector_size、model.wv[词]），词表与参考答案有 {shared:.0%} 相同。"
-                    "近邻的质量要看训练数据的多少，不必和参考答案一模一样。", quiet=quiet)
+    return _verdict(
+        exercise,
+        True,
+        f"模型按 gensim 4 的用法训练（vector_size、model.wv[词]），词表与参考答案有 {shared:.0%} 相同。"
+        "近邻的质量要看训练数据的多少，不必和参考答案一模一样。",
+        quiet=quiet,
+    )
 
 
 # ---------------------------------------------------------------------------
 # chapter 4, exercise 2: a GRU forward pass in NumPy
 
 
-def _ch4_gru_forward(x, kernel, recurrent_kernel, bias, reset_after: bool = True,
-                     swap_update: bool = False, order: str = "zrh", recurrent_bias_inside: bool = True):
+def _ch4_gru_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    reset_after: bool = True,
+    swap_update: bool = False,
+    order: str = "zrh",
+    recurrent_bias_inside: bool = True,
+):
     """Reference GRU (Keras' default reset_after=True); the flags give typical wrong variants."""
     x = np.asarray(x, dtype=np.float64)
     n = recurrent_kernel.shape[0]
@@ -369,15 +426,21 @@ def check_ch4_gru_forward(gru_forward: Callable, quiet: bool = False) -> CheckRe
         hint = ""
         if out.shape == expected[:, -1].shape:
             hint = "你好像只返回了最后一步的隐藏状态；题目要求每一步的输出，形状 (B, T, n)。"
-        return _verdict(exercise, False, f"输出的形状应为 {expected.shape}（批量大小, 时间步数, n），实际为 {out.shape}。{hint}", quiet=quiet)
+        return _verdict(
+            exercise,
+            False,
+            f"输出的形状应为 {expected.shape}（批量大小, 时间步数, n），实际为 {out.shape}。{hint}",
+            quiet=quiet,
+        )
     if not np.all(np.isfinite(out)):
         return _verdict(exercise, False, "输出里有 NaN 或无穷大。", quiet=quiet)
     diff = float(np.max(np.abs(out - expected)))
     if diff < 1e-5:
         return _verdict(exercise, True, f"与 keras.layers.GRU（随机权重和偏置）的最大差值 {diff:.1e}。", quiet=quiet)
     variants = {
-        "重置门的位置不对：Keras 默认 reset_after=True，r 乘在 (h_{t-1} W_hh + b_hh) 上，而不是先把 r ⊙ h_{t-1} 乘上矩阵。":
-            dict(reset_after=False),
+        "重置门的位置不对：Keras 默认 reset_after=True，r 乘在 (h_{t-1} W_hh + b_hh) 上，而不是先把 r ⊙ h_{t-1} 乘上矩阵。": dict(
+            reset_after=False
+        ),
         "更新门的两项对调了：h_t = z ⊙ h_{t-1} + (1 − z) ⊙ h̃_t。": dict(swap_update=True),
         "三块的顺序是 z、r、h：前 n 列是更新门，中间 n 列是重置门。": dict(order="rzh"),
         "循环部分的偏置 b_hh 也要乘上重置门：r ⊙ (h_{t-1} W_hh + b_hh)。": dict(recurrent_bias_inside=False),
@@ -386,8 +449,11 @@ def check_ch4_gru_forward(gru_forward: Callable, quiet: bool = False) -> CheckRe
         if np.max(np.abs(out - _ch4_gru_forward(x, *weights, **options))) < 1e-5:
             return _verdict(exercise, False, hint, quiet=quiet)
     first_step = float(np.max(np.abs(out[:, 0] - expected[:, 0])))
-    where = "第一步就已经不同，先检查门和候选状态的公式。" if first_step >= 1e-5 else \
-        "第一步是对的，之后才出现差别：检查 h 是否在每一步都更新，zh 是否用的是上一步的 h。"
+    where = (
+        "第一步就已经不同，先检查门和候选状态的公式。"
+        if first_step >= 1e-5
+        else "第一步是对的，之后才出现差别：检查 h 是否在每一步都更新，zh 是否用的是上一步的 h。"
+    )
     return _verdict(exercise, False, f"与 keras.layers.GRU 的最大差值为 {diff:.2g}，应小于 1e-5。{where}", quiet=quiet)
 
 
@@ -400,8 +466,10 @@ CH5_KINDS = ("bilstm", "tfidf-char")
 
 def _ch5_groups(prepared) -> dict[str, np.ndarray]:
     lengths = np.array([len(t) for t in prepared.tokens["test"]])
-    return {name: (lengths >= lo) & (lengths <= (hi if hi is not None else np.inf))
-            for name, (lo, hi) in LENGTH_GROUPS.items()}
+    return {
+        name: (lengths >= lo) & (lengths <= (hi if hi is not None else np.inf))
+        for name, (lo, hi) in LENGTH_GROUPS.items()
+    }
 
 
 def _ch5_length_groups(prepared, results, kinds=CH5_KINDS) -> dict[tuple[str, str], float]:
@@ -437,11 +505,18 @@ def check_ch5_length_groups(accuracies: Mapping, prepared, results, quiet: bool 
     exercise = "ch5-ex2"
     answer = _flatten_groups(accuracies) if isinstance(accuracies, Mapping) else {}
     if not answer:
-        return _verdict(exercise, False, "请传入字典：键是 (组名, 模型), 例如 (\"短\", \"bilstm\")，值是这一组的准确率。", quiet=quiet)
+        return _verdict(
+            exercise, False, '请传入字典：键是 (组名, 模型), 例如 ("短", "bilstm")，值是这一组的准确率。', quiet=quiet
+        )
     kinds = tuple(k for k in CH5_KINDS if any(kind == k for _, kind in answer))
     unknown = sorted({g for g, _ in answer} - set(LENGTH_GROUPS)) + sorted({k for _, k in answer} - set(CH5_KINDS))
     if unknown:
-        return _verdict(exercise, False, f"不认识的组名或模型：{'、'.join(map(str, unknown))}；组名用 {'、'.join(LENGTH_GROUPS)}，模型用 {'、'.join(CH5_KINDS)}。", quiet=quiet)
+        return _verdict(
+            exercise,
+            False,
+            f"不认识的组名或模型：{'、'.join(map(str, unknown))}；组名用 {'、'.join(LENGTH_GROUPS)}，模型用 {'、'.join(CH5_KINDS)}。",
+            quiet=quiet,
+        )
     right = _ch5_length_groups(prepared, results, kinds)
     expected_keys = {k for k, v in right.items() if not math.isnan(v)}
     missing = expected_keys - set(answer)
@@ -454,27 +529,42 @@ def check_ch5_length_groups(accuracies: Mapping, prepared, results, quiet: bool 
     if not wrong:
         return _verdict(exercise, True, "每组的准确率都对。留意每组的样本数：组越小，准确率的波动越大。", quiet=quiet)
     y = np.asarray(prepared.y["test"])
-    overall = {kind: float(np.mean((np.asarray(results[kind].test_probabilities) >= 0.5) == (y == 1))) for kind in kinds}
+    overall = {
+        kind: float(np.mean((np.asarray(results[kind].test_probabilities) >= 0.5) == (y == 1))) for kind in kinds
+    }
     if all(_close(float(answer[k]), overall[k[1]], abs_=1e-4) for k in wrong):
-        return _verdict(exercise, False, "每组算出来都一样：计算准确率时，概率和标签都要用 [mask] 取出这一组。", quiet=quiet)
+        return _verdict(
+            exercise, False, "每组算出来都一样：计算准确率时，概率和标签都要用 [mask] 取出这一组。", quiet=quiet
+        )
     if all(_close(float(answer[k]), 1 - right[k], abs_=1e-4) for k in wrong):
-        return _verdict(exercise, False, "你算的是错误率：准确率是预测正确（prob ≥ 0.5 与标签为 1 一致）的比例。", quiet=quiet)
+        return _verdict(
+            exercise, False, "你算的是错误率：准确率是预测正确（prob ≥ 0.5 与标签为 1 一致）的比例。", quiet=quiet
+        )
     listed = "、".join(f"{g}/{k}" for g, k in wrong)
-    return _verdict(exercise, False, f"这些组的准确率不对：{listed}。先把概率变成预测（prob >= 0.5），"
-                    "再与 prepared.y[\"test\"][mask] == 1 比较，取平均。", quiet=quiet)
+    return _verdict(
+        exercise,
+        False,
+        f"这些组的准确率不对：{listed}。先把概率变成预测（prob >= 0.5），"
+        '再与 prepared.y["test"][mask] == 1 比较，取平均。',
+        quiet=quiet,
+    )
 
 
 # ---------------------------------------------------------------------------
 
 # How to call each check from the exercise's code: (what to add to the template, the call).
 USAGE: dict[str, tuple[str, str]] = {
-    "ch1-ex2": ("循环前写 share_by_label = {}，循环里加上 share_by_label[label] = share",
-                "exercises.check_ch1_long_share(share_by_label)"),
+    "ch1-ex2": (
+        "循环前写 share_by_label = {}，循环里加上 share_by_label[label] = share",
+        "exercises.check_ch1_long_share(share_by_label)",
+    ),
     "ch2-ex2": ("", "exercises.check_ch2_perplexity(my_ppl, lm, heldout_texts[:100])"),
     "ch3-ex2": ("把训练好的模型命名为 model", "exercises.check_ch3_word2vec(model)"),
     "ch4-ex2": ("", "exercises.check_ch4_gru_forward(gru_forward)"),
-    "ch5-ex2": ("循环前写 accuracies = {}，循环里加上 accuracies[name, kind] = acc",
-                "exercises.check_ch5_length_groups(accuracies, prepared, results)"),
+    "ch5-ex2": (
+        "循环前写 accuracies = {}，循环里加上 accuracies[name, kind] = acc",
+        "exercises.check_ch5_length_groups(accuracies, prepared, results)",
+    ),
 }
 
 CHECKS: dict[str, Callable[..., CheckResult]] = {

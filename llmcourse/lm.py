@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from llmcourse.config import import_tensorflow, set_seed
+from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.ngram import EOS_TOKEN, UNK_TOKEN
 
 tf = import_tensorflow()
@@ -140,8 +140,9 @@ class TiedOutput(layers.Layer):
         return mask
 
 
-def build_char_lstm(vocab_size: int, embedding_dim: int = 64, hidden_units: int = 256,
-                    dropout: float = 0.1) -> keras.Model:
+def build_char_lstm(
+    vocab_size: int, embedding_dim: int = 64, hidden_units: int = 256, dropout: float = 0.1
+) -> keras.Model:
     """Ids (batch, time) -> next-character logits (batch, time, vocab_size); padding id 0 is masked.
 
     Embedding -> LSTM -> a linear map back to the embedding width -> tied output layer.
@@ -182,9 +183,16 @@ class CharLSTMLM:
     Taught in chapter 6.
     """
 
-    def __init__(self, embedding_dim: int = 128, hidden_units: int = 256, dropout: float = 0.1,
-                 window: int = 32, softmax_samples: int | None = 512, min_input_count: int = 2,
-                 seed: int = 42):
+    def __init__(
+        self,
+        embedding_dim: int = 128,
+        hidden_units: int = 256,
+        dropout: float = 0.1,
+        window: int = 32,
+        softmax_samples: int | None = 512,
+        min_input_count: int = 2,
+        seed: int | None = None,
+    ):
         if window < 2:
             raise ValueError("window 至少为 2")
         self.embedding_dim = embedding_dim
@@ -193,7 +201,7 @@ class CharLSTMLM:
         self.window = window
         self.softmax_samples = softmax_samples
         self.min_input_count = min_input_count
-        self.seed = seed
+        self.seed = resolve_seed(seed)
         self.vocab: CharVocabulary | None = None
         self.model: keras.Model | None = None
         self.log: TrainingLog | None = None
@@ -278,9 +286,17 @@ class CharLSTMLM:
                 if samples:
                     h = tf.reshape(body(x, training=True), (-1, self.embedding_dim))  # (批量×时间步, 嵌入维度)
                     labels = tf.reshape(tf.cast(y, tf.int64), (-1, 1))
-                    loss = tf.reduce_mean(tf.nn.sampled_softmax_loss(
-                        table.value, bias.value, labels, h, num_sampled=samples, num_classes=vocab_size,
-                        seed=self.seed))
+                    loss = tf.reduce_mean(
+                        tf.nn.sampled_softmax_loss(
+                            table.value,
+                            bias.value,
+                            labels,
+                            h,
+                            num_sampled=samples,
+                            num_classes=vocab_size,
+                            seed=self.seed,
+                        )
+                    )
                 else:
                     logits = model(x, training=True)  # (批量, 时间步, 词表大小)
                     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
@@ -292,10 +308,12 @@ class CharLSTMLM:
 
     def _epoch_dataset(self, x: np.ndarray, y: np.ndarray, batch_size: int, epoch: int) -> tf.data.Dataset:
         """The epoch's windows, shuffled with a seed of their own, in batches."""
-        dataset = (tf.data.Dataset.from_tensor_slices((x, y))  # 每个元素：(窗口长度,) 的输入和目标
-                   .shuffle(len(x), seed=self.seed + epoch)
-                   .batch(batch_size)
-                   .prefetch(2))
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((x, y))  # 每个元素：(窗口长度,) 的输入和目标
+            .shuffle(len(x), seed=self.seed + epoch)
+            .batch(batch_size)
+            .prefetch(2)
+        )
         return without_autotune(dataset)  # no per-epoch stall when the iterator is released
 
     @staticmethod
@@ -309,8 +327,7 @@ class CharLSTMLM:
 
     def _epoch_message(self, epoch: int, epochs: int) -> str:
         """One line about the last epoch of `self.log`, in Chinese."""
-        message = (f"第 {epoch + 1}/{epochs} 轮：训练损失 {self.log.loss[-1]:.3f}"
-                   f"（{self.log.epoch_seconds[-1]:.0f} 秒）")
+        message = f"第 {epoch + 1}/{epochs} 轮：训练损失 {self.log.loss[-1]:.3f}（{self.log.epoch_seconds[-1]:.0f} 秒）"
         if self.log.heldout_perplexity:
             message += f"，留出文本困惑度 {self.log.heldout_perplexity[-1]:.2f}"
         return message
@@ -493,4 +510,4 @@ class CharLSTMLM:
 
     def __repr__(self) -> str:
         state = f"{len(self.vocab.chars):,d} 个字" if self.vocab else "未训练"
-        return (f"CharLSTMLM(嵌入 {self.embedding_dim}，LSTM {self.hidden_units}，窗口 {self.window}，{state})")
+        return f"CharLSTMLM(嵌入 {self.embedding_dim}，LSTM {self.hidden_units}，窗口 {self.window}，{state})"

@@ -19,7 +19,7 @@ from llmcourse.registry import NEURAL, model_kind
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
-from keras import layers
+from keras import layers  # noqa: E402
 
 POOLINGS = ("last", "mean", "max", "meanmax")
 
@@ -164,8 +164,11 @@ class PositionEmbedding(layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.positions = self.add_weight(shape=(self.max_len, input_shape[-1]), name="positions",
-                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.positions = self.add_weight(
+            shape=(self.max_len, input_shape[-1]),
+            name="positions",
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+        )
 
     def call(self, inputs):
         steps = keras.ops.minimum(keras.ops.arange(keras.ops.shape(inputs)[1]), self.max_len - 1)
@@ -187,8 +190,7 @@ class TransformerEncoderBlock(layers.Layer):
     Taught in chapter 8.
     """
 
-    def __init__(self, num_heads: int = 4, key_dim: int = 16, ff_units: int = 128, dropout: float = 0.1,
-                 **kwargs):
+    def __init__(self, num_heads: int = 4, key_dim: int = 16, ff_units: int = 128, dropout: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self.num_heads, self.key_dim, self.ff_units, self.rate = num_heads, key_dim, ff_units, dropout
         self.supports_masking = True
@@ -215,18 +217,25 @@ class TransformerEncoderBlock(layers.Layer):
         x = self.norm1(x + self.drop(attended, training=training))
         transformed = self.ff_out(self.ff_hidden(x))
         return self.norm2(x + self.drop(transformed, training=training))
+
     # [end-encoder-block-call]
 
     def compute_mask(self, inputs, mask=None):
         return mask
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "ff_units": self.ff_units, "dropout": self.rate}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "ff_units": self.ff_units,
+            "dropout": self.rate,
+        }
 
 
-def _transformer_encoder(x, hidden_units: int, dropout: float, num_heads: int = 4, num_layers: int = 1,
-                         max_len: int = 512):
+def _transformer_encoder(
+    x, hidden_units: int, dropout: float, num_heads: int = 4, num_layers: int = 1, max_len: int = 512
+):
     """Word vectors (batch, time, dim) -> one vector per sentence (batch, dim), read by a Transformer encoder.
 
     Learned position embeddings, `num_layers` encoder blocks with `num_heads` heads of
@@ -237,8 +246,9 @@ def _transformer_encoder(x, hidden_units: int, dropout: float, num_heads: int = 
     x = PositionEmbedding(max_len, name="position_embedding")(x)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(num_layers):
-        x = TransformerEncoderBlock(num_heads, max(1, hidden_units // num_heads), 2 * hidden_units,
-                                    dropout=0.1, name=f"encoder_{i + 1}")(x)
+        x = TransformerEncoderBlock(
+            num_heads, max(1, hidden_units // num_heads), 2 * hidden_units, dropout=0.1, name=f"encoder_{i + 1}"
+        )(x)
     return layers.GlobalAveragePooling1D(name="masked_mean_states")(x)  # (批量大小, 维度)
 
 
@@ -253,8 +263,10 @@ def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.
     if not members:
         raise ValueError("集成至少需要一个模型")
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (批量大小, 时间步数)
-    logits = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs)  # 每个 (批量大小, 1)
-              for i, m in enumerate(members, start=1)]
+    logits = [
+        keras.Model(m.input, m.output, name=f"member_{i}")(inputs)  # 每个 (批量大小, 1)
+        for i, m in enumerate(members, start=1)
+    ]
     mean = logits[0] if len(logits) == 1 else layers.Average(name="mean_logit")(logits)
     return keras.Model(inputs, mean, name=name)
 

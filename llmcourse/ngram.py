@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from llmcourse import data
+from llmcourse.config import resolve_seed
 
 # Readable names of the two special symbols (what the public methods accept and return).
 EOS_TOKEN = "</s>"  # end of text: predicted after the last character
@@ -77,8 +78,9 @@ class CharNgramLM:
 
         # raw counts of the n-grams that end in a predicted symbol (never in _BOS);
         # with exactly n-1 start symbols such an n-gram never spans two texts
-        top = collections.Counter(map(stream.__getitem__, map(slice, range(len(stream) - n + 1),
-                                                              range(n, len(stream) + 1))))
+        top = collections.Counter(
+            map(stream.__getitem__, map(slice, range(len(stream) - n + 1), range(n, len(stream) + 1)))
+        )
         for gram in [g for g in top if g[-1] == _BOS]:
             del top[gram]
 
@@ -95,8 +97,9 @@ class CharNgramLM:
         # symbol, below it N1+(. h .), the number of distinct (k+1)-grams with h inside
         totals: list[dict[str, int]] = [dict() for _ in range(n)]
         if n > 1:
-            ctx = collections.Counter(map(stream.__getitem__, map(slice, range(len(stream) - n + 1),
-                                                                  range(n - 1, len(stream)))))
+            ctx = collections.Counter(
+                map(stream.__getitem__, map(slice, range(len(stream) - n + 1), range(n - 1, len(stream))))
+            )
             totals[n - 1] = {h: c for h, c in ctx.items() if _EOS not in h}
         else:
             totals[0] = {"": sum(top.values())}
@@ -266,7 +269,7 @@ class CharNgramLM:
         return f"CharNgramLM(order={self.order}, {state})"
 
 
-def lm_splits(seed: int = 42, max_reviews: int | None = None) -> tuple[list[str], list[str]]:
+def lm_splits(seed: int | None = None, max_reviews: int | None = None) -> tuple[list[str], list[str]]:
     """(train_texts, heldout_texts) of the review corpus for language modelling.
 
     The texts of the train and test parts of `data.split_dataset(load_reviews(), seed)`;
@@ -274,6 +277,7 @@ def lm_splits(seed: int = 42, max_reviews: int | None = None) -> tuple[list[str]
     Every character-level language model in the book is scored on these held-out texts.
     Taught in chapter 2.
     """
+    seed = resolve_seed(seed)
     reviews = data.load_reviews().sample(max_reviews, seed=seed)
     parts = data.split_dataset(reviews, seed=seed)
     return list(parts.train.texts), list(parts.test.texts)
@@ -288,14 +292,21 @@ def unseen_characters(lm: CharNgramLM, texts: Sequence[str]) -> tuple[int, int]:
 
 def next_char_table(lm: CharNgramLM, prefixes: Sequence[str], k: int = 5) -> pd.DataFrame:
     """One row per prefix: the k most probable next characters with their probabilities. Taught in chapter 2."""
-    rows = [{"前缀": prefix, f"最可能的 {k} 个下一个字（概率）":
-             "　".join(f"{ch}（{p:.3f}）" for ch, p in lm.next_char_distribution(prefix, k=k))}
-            for prefix in prefixes]
+    rows = [
+        {
+            "前缀": prefix,
+            f"最可能的 {k} 个下一个字（概率）": "　".join(
+                f"{ch}（{p:.3f}）" for ch, p in lm.next_char_distribution(prefix, k=k)
+            ),
+        }
+        for prefix in prefixes
+    ]
     return pd.DataFrame(rows)
 
 
-def compare_orders(train_texts: Sequence[str], heldout_texts: Sequence[str], orders: Sequence[int],
-                   fitted: CharNgramLM | None = None) -> pd.DataFrame:
+def compare_orders(
+    train_texts: Sequence[str], heldout_texts: Sequence[str], orders: Sequence[int], fitted: CharNgramLM | None = None
+) -> pd.DataFrame:
     """Fit one model per order and compare perplexities on training and held-out texts.
 
     The training perplexity uses the first len(heldout_texts) training texts;
@@ -309,10 +320,20 @@ def compare_orders(train_texts: Sequence[str], heldout_texts: Sequence[str], ord
         start = time.perf_counter()
         model = fitted if fitted is not None and order == fitted.order else CharNgramLM(order=order).fit(train_texts)
         seconds = time.perf_counter() - start
-        rows.append({"阶数 n": order, "最高阶组合数": model.num_ngrams()[-1],
-                     "训练集困惑度": model.perplexity(train_sample), "测试集困惑度": model.perplexity(heldout_texts),
-                     "用时": seconds})
+        rows.append(
+            {
+                "阶数 n": order,
+                "最高阶组合数": model.num_ngrams()[-1],
+                "训练集困惑度": model.perplexity(train_sample),
+                "测试集困惑度": model.perplexity(heldout_texts),
+                "用时": seconds,
+            }
+        )
     frame = pd.DataFrame(rows)
-    frame.attrs["formats"] = {"最高阶组合数": "{:,d}", "训练集困惑度": "{:,.1f}", "测试集困惑度": "{:,.1f}",
-                              "用时": "{:.1f}"}
+    frame.attrs["formats"] = {
+        "最高阶组合数": "{:,d}",
+        "训练集困惑度": "{:,.1f}",
+        "测试集困惑度": "{:,.1f}",
+        "用时": "{:.1f}",
+    }
     return frame

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import PercentFormatter
 
@@ -99,8 +99,13 @@ def plot_length_histogram(
     for q, style in ((50, "--"), (90, ":")):
         value = float(np.percentile(everything, q))
         ax.axvline(value, color="black", linestyle=style, linewidth=1)
-        ax.annotate(f"{q}% 分位 {value:.0f}", (value, ax.get_ylim()[1] * 0.9), xytext=(4, 0),
-                    textcoords="offset points", fontsize=9)
+        ax.annotate(
+            f"{q}% 分位 {value:.0f}",
+            (value, ax.get_ylim()[1] * 0.9),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=9,
+        )
     ax.set_xlabel(f"长度（{unit}，超过 {clip_percentile:g}% 分位的截断显示）")
     ax.set_ylabel("评论数")
     ax.set_title(title)
@@ -108,8 +113,13 @@ def plot_length_histogram(
     return ax
 
 
-def plot_embedding_2d(words: Sequence[str], coords: np.ndarray, groups: Sequence[str] | None = None,
-                      title: str = "词向量的二维投影", ax=None):
+def plot_embedding_2d(
+    words: Sequence[str],
+    coords: np.ndarray,
+    groups: Sequence[str] | None = None,
+    title: str = "词向量的二维投影",
+    ax=None,
+):
     """Scatter of 2-D word coordinates with each word written beside its point. Taught in chapter 3."""
     ax = _axes(ax, (7, 6))
     coords = np.asarray(coords)
@@ -117,8 +127,7 @@ def plot_embedding_2d(words: Sequence[str], coords: np.ndarray, groups: Sequence
         groups = [""] * len(words)
     for g_index, group in enumerate(dict.fromkeys(groups)):
         mask = np.array([g == group for g in groups])
-        ax.scatter(coords[mask, 0], coords[mask, 1], s=18, label=group or None,
-                   color=plt.cm.tab10(g_index % 10))
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=18, label=group or None, color=plt.cm.tab10(g_index % 10))
     for word, (x, y) in zip(words, coords):
         ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=9)
     if any(groups):
@@ -157,8 +166,9 @@ def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str = "�
     return axes
 
 
-def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str] = ("负面", "正面"),
-                          title: str = "混淆矩阵", ax=None):
+def plot_confusion_matrix(
+    matrix: np.ndarray, class_names: Sequence[str] = ("负面", "正面"), title: str = "混淆矩阵", ax=None
+):
     """Counts (and row percentages) of true class against predicted class. Taught in chapter 5."""
     ax = _axes(ax, (4.2, 3.8))
     matrix = np.asarray(matrix)
@@ -167,8 +177,14 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str] = ("负
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
             dark = matrix[i, j] > matrix.max() / 2
-            ax.text(j, i, f"{matrix[i, j]:,d}\n{matrix[i, j] / row_sums[i, 0]:.1%}",
-                    ha="center", va="center", color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:,d}\n{matrix[i, j] / row_sums[i, 0]:.1%}",
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+            )
     ax.set_xticks(range(len(class_names)), class_names)
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("预测类别")
@@ -191,8 +207,13 @@ def plot_roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
 
 
 # --------------------------------------------------------------------------- language models
-def plot_perplexity(orders: Sequence[int], curves: Mapping[str, Sequence[float]],
-                    title: str = "困惑度与 n-gram 阶数", logy: bool = True, ax=None):
+def plot_perplexity(
+    orders: Sequence[int],
+    curves: Mapping[str, Sequence[float]],
+    title: str = "困惑度与 n-gram 阶数",
+    logy: bool = True,
+    ax=None,
+):
     """Perplexity against the n-gram order, one line per text set (e.g. 训练集, 测试集). Taught in chapter 2."""
     ax = _axes(ax, (5.5, 3.8))
     markers = ["o-", "s--", "^:", "d-."]
@@ -253,8 +274,7 @@ def _find_feedback_edges(nodes: Sequence[str], edges: Sequence[tuple]) -> set[tu
     return back
 
 
-def _longest_path_layers(nodes: Sequence[str], edges: Sequence[tuple],
-                         back: set[tuple[str, str]]) -> dict[str, int]:
+def _longest_path_layers(nodes: Sequence[str], edges: Sequence[tuple], back: set[tuple[str, str]]) -> dict[str, int]:
     """Layer of every node: the number of edges on the longest path to it from a source, edges in `back` left out."""
     layer = {n: 0 for n in nodes}
     for _ in range(len(nodes)):  # relax: at most len(nodes) rounds in a DAG
@@ -281,8 +301,9 @@ def _box_sizes(nodes: Sequence[str], em: float) -> dict[str, tuple[float, float]
     return size
 
 
-def _order_layers(nodes: list[str], edges: Sequence[tuple], layer: Mapping[str, int],
-                  back: set[tuple[str, str]]) -> dict[int, list[str]]:
+def _order_layers(
+    nodes: list[str], edges: Sequence[tuple], layer: Mapping[str, int], back: set[tuple[str, str]]
+) -> dict[int, list[str]]:
     """The nodes of every layer, ordered by the mean position of their parents (fewer crossings)."""
     by_layer: dict[int, list[str]] = {}
     for n in nodes:
@@ -301,8 +322,13 @@ def _order_layers(nodes: list[str], edges: Sequence[tuple], layer: Mapping[str, 
     return by_layer
 
 
-def _place_nodes(by_layer: Mapping[int, list[str]], size: Mapping[str, tuple[float, float]], vertical: bool,
-                 node_gap: float, layer_gap: float) -> dict[str, tuple[float, float]]:
+def _place_nodes(
+    by_layer: Mapping[int, list[str]],
+    size: Mapping[str, tuple[float, float]],
+    vertical: bool,
+    node_gap: float,
+    layer_gap: float,
+) -> dict[str, tuple[float, float]]:
     """Centre (x, y) of every box.
 
     Along the flow the layers follow one another from 0, each as thick as its largest box and
@@ -353,8 +379,9 @@ class _FlowLayout:
     extent: tuple[float, float, float, float]  # (left, right, bottom, top) around all boxes
 
 
-def _layout_flow(nodes: list[str], edges: Sequence[tuple], vertical: bool, em: float,
-                 node_gap: float, layer_gap: float) -> _FlowLayout:
+def _layout_flow(
+    nodes: list[str], edges: Sequence[tuple], vertical: bool, em: float, node_gap: float, layer_gap: float
+) -> _FlowLayout:
     """Run the layout steps: layers, box sizes, order inside the layers, centres, feedback lanes."""
     back = _find_feedback_edges(nodes, edges)
     layer = _longest_path_layers(nodes, edges, back)
@@ -388,14 +415,24 @@ def _draw_boxes(ax, nodes: Sequence[str], layout: _FlowLayout, colors: Mapping[s
     """A rounded box with its label centred in it for every node."""
     for n in nodes:
         (cx, cy), (w, h) = layout.centre[n], layout.size[n]
-        ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.12",
-                                    facecolor=colors.get(n, "#e8f1f8"), edgecolor="#457b9d", linewidth=1.4,
-                                    zorder=2))
+        ax.add_patch(
+            FancyBboxPatch(
+                (cx - w / 2, cy - h / 2),
+                w,
+                h,
+                boxstyle="round,pad=0,rounding_size=0.12",
+                facecolor=colors.get(n, "#e8f1f8"),
+                edgecolor="#457b9d",
+                linewidth=1.4,
+                zorder=2,
+            )
+        )
         ax.text(cx, cy, n, ha="center", va="center", fontsize=fontsize, zorder=3, linespacing=1.3)
 
 
-def _border_point(centre: tuple[float, float], size: tuple[float, float],
-                  towards: tuple[float, float]) -> tuple[float, float]:
+def _border_point(
+    centre: tuple[float, float], size: tuple[float, float], towards: tuple[float, float]
+) -> tuple[float, float]:
     """Where the straight line from the centre of a box towards a point leaves the box."""
     (cx, cy), (w, h) = centre, size
     dx, dy = towards[0] - cx, towards[1] - cy
@@ -432,18 +469,46 @@ def _draw_edges(ax, edges: Sequence[tuple], layout: _FlowLayout, fontsize: float
         if (u, v) in back:
             points = _feedback_route(layout, edge)
             path = MplPath(points, [MplPath.MOVETO] + [MplPath.LINETO] * 3)
-            ax.add_patch(FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=14, linewidth=1.3,
-                                         linestyle="--", color="#8d99ae", zorder=1))
+            ax.add_patch(
+                FancyArrowPatch(
+                    path=path,
+                    arrowstyle="-|>",
+                    mutation_scale=14,
+                    linewidth=1.3,
+                    linestyle="--",
+                    color="#8d99ae",
+                    zorder=1,
+                )
+            )
             a, b = points[1], points[2]  # the stretch along the lane
         else:
             a = _border_point(layout.centre[u], layout.size[u], layout.centre[v])
             b = _border_point(layout.centre[v], layout.size[v], layout.centre[u])
-            ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, linewidth=1.3,
-                                         shrinkA=1, shrinkB=1, color="#1d3557", zorder=1))
+            ax.add_patch(
+                FancyArrowPatch(
+                    a,
+                    b,
+                    arrowstyle="-|>",
+                    mutation_scale=14,
+                    linewidth=1.3,
+                    shrinkA=1,
+                    shrinkB=1,
+                    color="#1d3557",
+                    zorder=1,
+                )
+            )
         if len(edge) > 2 and edge[2]:
-            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, edge[2], ha="center", va="center",
-                    fontsize=fontsize * 0.8, color="#333333", zorder=4,
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none"))
+            ax.text(
+                (a[0] + b[0]) / 2,
+                (a[1] + b[1]) / 2,
+                edge[2],
+                ha="center",
+                va="center",
+                fontsize=fontsize * 0.8,
+                color="#333333",
+                zorder=4,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none"),
+            )
 
 
 def plot_flow_diagram(
@@ -486,8 +551,9 @@ def plot_flow_diagram(
 
 
 # --------------------------------------------------------------------------- recurrent networks (chapter 4)
-def plot_gradient_vs_distance(curves: Mapping[str, Sequence[float]], title: str = "梯度随距离的衰减",
-                              mark: Sequence[int] = (), ax=None):
+def plot_gradient_vs_distance(
+    curves: Mapping[str, Sequence[float]], title: str = "梯度随距离的衰减", mark: Sequence[int] = (), ax=None
+):
     """Gradient norm against the distance k = T - 1 - t, one line per model, log-scale y axis.
 
     `curves` maps a name to an array whose element k is the mean ‖∂L/∂x_t‖ for
@@ -510,9 +576,156 @@ def plot_gradient_vs_distance(curves: Mapping[str, Sequence[float]], title: str 
     return ax
 
 
+# --------------------------------------------------------------------------- the LSTM cell (chapter 4)
+_LSTM_INK, _LSTM_OP = "#1d3557", "#e76f51"
+
+
+def _lstm_wire(ax, points, arrow: bool = True, width: float = 1.6) -> None:
+    """A polyline through `points`, with an arrow head on its last stretch when `arrow`."""
+    xs, ys = zip(*points)
+    if len(points) > 2:
+        ax.plot(xs[:-1], ys[:-1], color=_LSTM_INK, linewidth=width, solid_capstyle="round", zorder=1)
+    ax.add_patch(
+        FancyArrowPatch(
+            points[-2],
+            points[-1],
+            arrowstyle="-|>" if arrow else "-",
+            mutation_scale=13,
+            linewidth=width,
+            color=_LSTM_INK,
+            shrinkA=0,
+            shrinkB=0,
+            zorder=1,
+        )
+    )
+
+
+def _lstm_node(ax, x: float, y: float, op: str) -> None:
+    """A pointwise operation centred at (x, y): "×" or "+" on a circle, "tanh" in a rounded box."""
+    style = dict(facecolor="#ffe8d6", edgecolor=_LSTM_OP, linewidth=1.4, zorder=3)
+    if op == "tanh":
+        ax.add_patch(
+            FancyBboxPatch((x - 0.32, y - 0.17), 0.64, 0.34, boxstyle="round,pad=0,rounding_size=0.17", **style)
+        )
+    else:
+        ax.add_patch(Circle((x, y), 0.2, **style))
+    ax.text(x, y, op, ha="center", va="center", fontsize=10 if op == "tanh" else 13, zorder=4)
+
+
+def _lstm_gates(ax, low: float, gate_y: float) -> None:
+    """The three gates and the candidate: a box each, fed from the input line, its symbol above it."""
+    gates = [
+        (2.5, "遗忘门", "σ", r"$\mathbf{F}_t$"),
+        (3.8, "输入门", "σ", r"$\mathbf{I}_t$"),
+        (5.1, "候选记忆", "tanh", r"$\tilde{\mathbf{C}}_t$"),
+        (6.4, "输出门", "σ", r"$\mathbf{O}_t$"),
+    ]
+    for x, name, function, symbol in gates:
+        _lstm_wire(ax, [(x, low), (x, gate_y - 0.36)])
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.5, gate_y - 0.36),
+                1.0,
+                0.72,
+                boxstyle="round,pad=0,rounding_size=0.1",
+                facecolor="#a8dadc",
+                edgecolor="#457b9d",
+                linewidth=1.4,
+                zorder=3,
+            )
+        )
+        ax.text(x, gate_y + 0.12, name, ha="center", va="center", fontsize=10, zorder=4)
+        ax.text(x, gate_y - 0.16, function, ha="center", va="center", fontsize=10, zorder=4)
+        if name == "输出门":  # its arrow goes right, to the output's "×"
+            ax.text(7.15, gate_y + 0.22, symbol, ha="center", va="bottom", fontsize=11, color="#333333")
+        else:
+            ax.text(x + 0.08, gate_y + 0.62, symbol, ha="left", va="center", fontsize=11, color="#333333")
+
+
+def _lstm_frame(ax):
+    """The Axes of the diagram (a new figure when None) with the cell's rounded outline."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.6, 4.6))
+    ax.set_xlim(-1.5, 10.5)
+    ax.set_ylim(-0.45, 5.1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.add_patch(
+        FancyBboxPatch(
+            (1.3, 0.45),
+            7.4,
+            4.0,
+            boxstyle="round,pad=0,rounding_size=0.35",
+            facecolor="#f1f6fb",
+            edgecolor="#457b9d",
+            linewidth=1.6,
+            zorder=0,
+        )
+    )
+    return ax
+
+
+def _lstm_labels(ax, top: float, low: float) -> None:
+    """The names of the four wires that enter and leave the cell, and the two equations above it."""
+    ends = [
+        (0.25, top, r"记忆元 $\mathbf{C}_{t-1}$", "right"),
+        (10.1, top, r"$\mathbf{C}_t$", "left"),
+        (0.25, low, r"隐状态 $\mathbf{H}_{t-1}$", "right"),
+        (10.1, low, r"$\mathbf{H}_t$", "left"),
+        (1.9, -0.28, r"输入 $\mathbf{X}_t$", "center"),
+    ]
+    for x, y, label, ha in ends:
+        ax.text(x, y, label, ha=ha, va="center", fontsize=12)
+    ax.text(
+        5.0,
+        4.75,
+        r"$\mathbf{C}_t = \mathbf{F}_t \odot \mathbf{C}_{t-1} + \mathbf{I}_t \odot \tilde{\mathbf{C}}_t$"
+        r"，$\mathbf{H}_t = \mathbf{O}_t \odot \tanh(\mathbf{C}_t)$",
+        ha="center",
+        va="center",
+        fontsize=11,
+    )
+
+
+def draw_lstm_cell(ax=None):
+    """One LSTM time step as a diagram: inputs, three gates, candidate, memory cell path and output.
+
+    Labelled with the chapter's equations in batch notation: X_t and H_{t-1} come in
+    at the bottom and feed the forget, input and output gates (σ) and the candidate
+    memory (tanh); the memory cell runs along the top from C_{t-1} through "×"
+    (the forget gate) and "+" (what the input gate lets in) to C_t; and
+    H_t = O_t ⊙ tanh(C_t) leaves on the right. Drawn with matplotlib only, no
+    network and no image file. Returns the Axes. Taught in chapter 4.
+    """
+    ax = _lstm_frame(ax)
+    top, low, gate_y = 3.85, 1.0, 2.05
+    _lstm_wire(ax, [(0.35, low), (6.4, low)], arrow=False)  # H_{t-1}, joined by X_t, feeds the four boxes
+    _lstm_wire(ax, [(1.9, -0.05), (1.9, low)], arrow=False)
+    ax.add_patch(Circle((1.9, low), 0.06, color=_LSTM_INK, zorder=2))
+    _lstm_gates(ax, low, gate_y)
+    _lstm_wire(ax, [(0.35, top), (10.0, top)], width=2.6)  # the memory cell: C_{t-1} → × → + → C_t
+    _lstm_wire(ax, [(2.5, gate_y + 0.36), (2.5, top - 0.2)])
+    _lstm_wire(ax, [(3.8, gate_y + 0.36), (3.8, 2.95), (4.25, 2.95)])
+    _lstm_wire(ax, [(5.1, gate_y + 0.36), (5.1, 2.95), (4.65, 2.95)])
+    _lstm_wire(ax, [(4.45, 3.15), (4.45, top - 0.2)])
+    _lstm_wire(ax, [(7.6, top), (7.6, 3.17)])  # the output: H_t = O_t ⊙ tanh(C_t)
+    _lstm_wire(ax, [(7.6, 2.83), (7.6, gate_y + 0.2)])
+    _lstm_wire(ax, [(6.9, gate_y), (7.4, gate_y)])
+    _lstm_wire(ax, [(7.6, gate_y - 0.2), (7.6, low), (10.0, low)])
+    for x, y, op in [(2.5, top, "×"), (4.45, top, "+"), (4.45, 2.95, "×"), (7.6, 3.0, "tanh"), (7.6, gate_y, "×")]:
+        _lstm_node(ax, x, y, op)
+    _lstm_labels(ax, top, low)
+    return ax
+
+
 # --------------------------------------------------------------------------- applications (chapter 6)
-def plot_probability_histogram(probabilities: Sequence[float], labels: Sequence[int] | None = None,
-                               bins: int = 20, title: str = "正面概率的分布", ax=None):
+def plot_probability_histogram(
+    probabilities: Sequence[float],
+    labels: Sequence[int] | None = None,
+    bins: int = 20,
+    title: str = "正面概率的分布",
+    ax=None,
+):
     """Histogram of predicted positive-class probabilities, split by true label (1 正面, 0 负面) when given.
 
     Taught in chapter 6.
@@ -534,8 +747,9 @@ def plot_probability_histogram(probabilities: Sequence[float], labels: Sequence[
     return ax
 
 
-def plot_daily_share(shares: Mapping[str, Sequence[float]], alarm: float | None = None,
-                     title: str = "每天的负面评论比例", ax=None):
+def plot_daily_share(
+    shares: Mapping[str, Sequence[float]], alarm: float | None = None, title: str = "每天的负面评论比例", ax=None
+):
     """Share of negative reviews per day (batch), one line per estimate; an optional alarm level.
 
     Taught in chapter 6.
@@ -559,8 +773,12 @@ def plot_daily_share(shares: Mapping[str, Sequence[float]], alarm: float | None 
     return ax
 
 
-def plot_perplexity_curve(values: Sequence[float], references: Mapping[str, float] | None = None,
-                          title: str = "LSTM 语言模型的测试困惑度", ax=None):
+def plot_perplexity_curve(
+    values: Sequence[float],
+    references: Mapping[str, float] | None = None,
+    title: str = "LSTM 语言模型的测试困惑度",
+    ax=None,
+):
     """Held-out perplexity after each training epoch, with horizontal lines for reference models.
 
     Taught in chapter 6.
@@ -614,8 +832,11 @@ def history_table(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> pd.
     return frame
 
 
-def history_gap(first: Mapping[str, Sequence[float]], second: Mapping[str, Sequence[float]],
-                keys: Sequence[str] = ("loss", "val_accuracy")) -> float:
+def history_gap(
+    first: Mapping[str, Sequence[float]],
+    second: Mapping[str, Sequence[float]],
+    keys: Sequence[str] = ("loss", "val_accuracy"),
+) -> float:
     """Largest absolute difference between two histories over the epochs both ran. Taught in chapter 3."""
     epochs = min(len(first["loss"]), len(second["loss"]))
     return max(abs(first[k][i] - second[k][i]) for k in keys for i in range(epochs))
@@ -630,8 +851,15 @@ def gradient_ratio_table(curves: Mapping[tuple[str, str], Sequence[float]], far:
     rows = []
     for (scale_name, model_name), g in curves.items():
         g = np.asarray(g, dtype=float)
-        rows.append({"输入": scale_name, "模型": model_name, "距离 1 处的梯度": g[1],
-                     f"距离 {far} 与距离 1 之比": g[far] / g[1], f"距离 {len(g) - 1} 与距离 1 之比": g[-1] / g[1]})
+        rows.append(
+            {
+                "输入": scale_name,
+                "模型": model_name,
+                "距离 1 处的梯度": g[1],
+                f"距离 {far} 与距离 1 之比": g[far] / g[1],
+                f"距离 {len(g) - 1} 与距离 1 之比": g[-1] / g[1],
+            }
+        )
     frame = pd.DataFrame(rows)
     frame.attrs["formats"] = {"距离 1 处的梯度": "{:.3g}", **{c: "{:.2e}" for c in frame.columns[3:]}}
     return frame
@@ -639,8 +867,13 @@ def gradient_ratio_table(curves: Mapping[tuple[str, str], Sequence[float]], far:
 
 def probability_table(texts: Sequence[str], probabilities: Sequence[float], threshold: float = 0.5) -> pd.DataFrame:
     """Each text with its positive probability and the decision (positive above `threshold`). Taught in chapter 4."""
-    frame = pd.DataFrame({"句子": list(texts), "正面的概率": [float(p) for p in probabilities],
-                          "判断": ["正面" if p > threshold else "负面" for p in probabilities]})
+    frame = pd.DataFrame(
+        {
+            "句子": list(texts),
+            "正面的概率": [float(p) for p in probabilities],
+            "判断": ["正面" if p > threshold else "负面" for p in probabilities],
+        }
+    )
     frame.attrs["formats"] = {"正面的概率": "{:.3f}"}
     return frame
 
@@ -655,8 +888,15 @@ def gate_table(output_weights, gates: Mapping[str, np.ndarray], c_prev, c_t, h_t
     Taught in chapter 4.
     """
     w = np.asarray(output_weights, dtype=np.float64).reshape(-1)
-    named = {"i": gates["i"], "f": gates["f"], "c̃": gates["c"], "c（读入前）": c_prev, "c（读入后）": c_t,
-             "o": gates["o"], "h": h_t}
+    named = {
+        "i": gates["i"],
+        "f": gates["f"],
+        "c̃": gates["c"],
+        "c（读入前）": c_prev,
+        "c（读入后）": c_t,
+        "o": gates["o"],
+        "h": h_t,
+    }
     values = {name: np.asarray(v, dtype=np.float64).reshape(-1) for name, v in named.items()}
     wrong = [name for name, v in values.items() if v.shape != w.shape]
     if wrong:
@@ -677,8 +917,15 @@ def contribution_table(contributions: Mapping[str, Sequence[tuple[str, float]]],
     rows = []
     for sentence, items in contributions.items():
         logit = bias + sum(share for _, share in items)
-        rows.append({"句子": sentence, "每个词读完后的贡献": "　".join(f"{word}（{share:+.3f}）" for word, share in items),
-                     "偏置 b": float(bias), "logit": float(logit), "概率": float(sigmoid(logit))})
+        rows.append(
+            {
+                "句子": sentence,
+                "每个词读完后的贡献": "　".join(f"{word}（{share:+.3f}）" for word, share in items),
+                "偏置 b": float(bias),
+                "logit": float(logit),
+                "概率": float(sigmoid(logit)),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame.attrs["formats"] = {"偏置 b": "{:+.3f}", "logit": "{:+.3f}", "概率": "{:.3f}"}
     return frame
@@ -695,8 +942,20 @@ def recurrent_table(runs: Mapping[str, object]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         layer = run.model.model.get_layer(models.recurrent_layer_name(run.kind))
-        rows.append({"循环层": name, "循环层参数": layer.count_params(), "验证集准确率": run.val.accuracy,
-                     "测试集准确率": run.test.accuracy, "训练秒数": run.train_seconds})
+        rows.append(
+            {
+                "循环层": name,
+                "循环层参数": layer.count_params(),
+                "验证集准确率": run.val.accuracy,
+                "测试集准确率": run.test.accuracy,
+                "训练秒数": run.train_seconds,
+            }
+        )
     frame = pd.DataFrame(rows)
-    frame.attrs["formats"] = {"循环层参数": "{:,d}", "验证集准确率": "{:.3f}", "测试集准确率": "{:.3f}", "训练秒数": "{:.0f}"}
+    frame.attrs["formats"] = {
+        "循环层参数": "{:,d}",
+        "验证集准确率": "{:.3f}",
+        "测试集准确率": "{:.3f}",
+        "训练秒数": "{:.0f}",
+    }
     return frame

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from llmcourse.config import import_tensorflow, set_seed
+from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.registry import PRETRAINABLE_KINDS
 from llmcourse.vectors import PAD_ID, UNK_ID
 
@@ -55,9 +55,12 @@ class PretrainingRecord:
 
     def summary(self) -> dict:
         """Figures for a config file or a table, rounded."""
-        return {"epochs": len(self.epoch_seconds), "seconds": round(self.seconds, 1),
-                "loss": {d: [round(v, 4) for v in vals] for d, vals in self.loss.items()},
-                "heldout_perplexity": {d: [round(v, 2) for v in vals] for d, vals in self.heldout_perplexity.items()}}
+        return {
+            "epochs": len(self.epoch_seconds),
+            "seconds": round(self.seconds, 1),
+            "loss": {d: [round(v, 4) for v in vals] for d, vals in self.loss.items()},
+            "heldout_perplexity": {d: [round(v, 2) for v in vals] for d, vals in self.heldout_perplexity.items()},
+        }
 
 
 @dataclasses.dataclass
@@ -76,15 +79,15 @@ class PretrainedEncoder(PretrainingRecord):
 
     def record(self) -> PretrainingRecord:
         """The figures alone (what the trained-model cache keeps; the weights live on in the classifier)."""
-        return PretrainingRecord(self.kind, self.hidden_units, self.loss, self.heldout_perplexity,
-                                 self.epoch_seconds)
+        return PretrainingRecord(self.kind, self.hidden_units, self.loss, self.heldout_perplexity, self.epoch_seconds)
 
     def apply(self, model: keras.Model) -> keras.Model:
         """Copy the weights into a classifier built by `models.build_classifier` with the same kind and sizes."""
         embedding = model.get_layer("embedding")
         if embedding.get_weights()[0].shape != self.embedding.shape:
-            raise ValueError(f"词向量矩阵形状不一致：模型 {embedding.get_weights()[0].shape}，"
-                             f"预训练 {self.embedding.shape}")
+            raise ValueError(
+                f"词向量矩阵形状不一致：模型 {embedding.get_weights()[0].shape}，预训练 {self.embedding.shape}"
+            )
         embedding.set_weights([self.embedding])
         model.get_layer(self.layer_name).set_weights(self.recurrent_weights)
         return model
@@ -101,8 +104,9 @@ def _joined_ids(ids: np.ndarray, extra_ids: np.ndarray | None) -> np.ndarray:
         return ids
     extra = np.asarray(extra_ids, dtype=np.int32)
     width = max(ids.shape[1], extra.shape[1])
-    return np.concatenate([np.pad(ids, ((0, 0), (0, width - ids.shape[1]))),
-                           np.pad(extra, ((0, 0), (0, width - extra.shape[1])))])
+    return np.concatenate(
+        [np.pad(ids, ((0, 0), (0, width - ids.shape[1]))), np.pad(extra, ((0, 0), (0, width - extra.shape[1])))]
+    )
 
 
 class _EncoderLanguageModel:
@@ -112,8 +116,17 @@ class _EncoderLanguageModel:
     width 词向量维度 is scored against every word's vector.
     """
 
-    def __init__(self, matrix: np.ndarray, kind: str, hidden_units: int, dropout: float, learning_rate: float,
-                 softmax_samples: int, seed: int, probe: np.ndarray):
+    def __init__(
+        self,
+        matrix: np.ndarray,
+        kind: str,
+        hidden_units: int,
+        dropout: float,
+        learning_rate: float,
+        softmax_samples: int,
+        seed: int,
+        probe: np.ndarray,
+    ):
         self.vocab_size, dim = matrix.shape
         self.hidden_units, self.seed = hidden_units, seed
         self.directions = _directions(kind)
@@ -128,9 +141,12 @@ class _EncoderLanguageModel:
         states = self.recurrent(self.embed(probe), mask=probe != PAD_ID)
         for d in self.directions:
             self.projections[d](states[..., :hidden_units])
-        self.variables = (self.embed.trainable_variables + self.recurrent.trainable_variables
-                          + [v for d in self.directions for v in self.projections[d].trainable_variables]
-                          + [self.biases[d] for d in self.directions])
+        self.variables = (
+            self.embed.trainable_variables
+            + self.recurrent.trainable_variables
+            + [v for d in self.directions for v in self.projections[d].trainable_variables]
+            + [self.biases[d] for d in self.directions]
+        )
         self.optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
         self.optimizer.build(self.variables)
         self.samples = min(softmax_samples, self.vocab_size // 2)
@@ -142,11 +158,12 @@ class _EncoderLanguageModel:
         """Per direction: projected states (词数, 词向量维度) and the word each must predict (词数,)."""
         mask = x != PAD_ID
         e = self.drop(self.embed(x), training=training_mode)  # (批量大小, 时间步数, 词向量维度)
-        h = self.drop(self.recurrent(e, mask=mask, training=training_mode),
-                      training=training_mode)  # (批量大小, 时间步数, 单元数[×2])
+        h = self.drop(
+            self.recurrent(e, mask=mask, training=training_mode), training=training_mode
+        )  # (批量大小, 时间步数, 单元数[×2])
         out = {}
         for i, d in enumerate(self.directions):
-            part = h[..., i * self.hidden_units:(i + 1) * self.hidden_units]
+            part = h[..., i * self.hidden_units : (i + 1) * self.hidden_units]
             if d == "forward":  # the state after word t predicts word t+1
                 states_d, targets = part[:, :-1], x[:, 1:]
             else:  # the backward state at word t has read t..end and predicts word t-1
@@ -159,9 +176,19 @@ class _EncoderLanguageModel:
         with tf.GradientTape() as tape:
             losses = []
             for d, (h, y) in self.hidden_and_targets(x, True).items():
-                losses.append(tf.reduce_mean(tf.nn.sampled_softmax_loss(
-                    self.embed.embeddings.value, self.biases[d], tf.reshape(tf.cast(y, tf.int64), (-1, 1)), h,
-                    num_sampled=self.samples, num_classes=self.vocab_size, seed=self.seed)))
+                losses.append(
+                    tf.reduce_mean(
+                        tf.nn.sampled_softmax_loss(
+                            self.embed.embeddings.value,
+                            self.biases[d],
+                            tf.reshape(tf.cast(y, tf.int64), (-1, 1)),
+                            h,
+                            num_sampled=self.samples,
+                            num_classes=self.vocab_size,
+                            seed=self.seed,
+                        )
+                    )
+                )
             total = tf.add_n(losses)
         grads = tape.gradient(total, self.variables)
         self.optimizer.apply_gradients(zip(grads, self.variables))
@@ -191,6 +218,22 @@ class _EncoderLanguageModel:
         return {d: math.exp(totals[i, 0] / max(totals[i, 1], 1)) for i, d in enumerate(self.directions)}
 
 
+def _check_pretraining(kind: str, epochs: int) -> None:
+    if kind not in PRETRAINABLE_KINDS:
+        raise ValueError(f"只有循环网络可以做语言模型预训练：可选 {', '.join(PRETRAINABLE_KINDS)}，得到 {kind!r}")
+    if epochs < 1:
+        raise ValueError("预训练轮数至少为 1")
+
+
+def _record_epoch(lm, mean_loss, heldout_ids, loss: dict, heldout: dict) -> None:
+    """Append one epoch's training loss and (when held-out ids are given) held-out perplexity, per direction."""
+    for i, d in enumerate(lm.directions):
+        loss[d].append(float(mean_loss[i]))
+    if heldout_ids is not None and len(heldout_ids):
+        for d, value in lm.perplexity(heldout_ids).items():
+            heldout[d].append(value)
+
+
 def pretrain_encoder(
     ids: np.ndarray,
     embedding: np.ndarray,
@@ -203,7 +246,7 @@ def pretrain_encoder(
     softmax_samples: int = 512,
     heldout_ids: np.ndarray | None = None,
     extra_ids: np.ndarray | None = None,
-    seed: int = 42,
+    seed: int | None = None,
     verbose: bool = True,
 ) -> PretrainedEncoder:
     """Train embedding + recurrent layer of `kind` as a language model on padded training ids.
@@ -217,14 +260,20 @@ def pretrain_encoder(
     Batches are grouped by length like the classifier's (`training.make_dataset`).
     Taught in chapter 5.
     """
-    if kind not in PRETRAINABLE_KINDS:
-        raise ValueError(f"只有循环网络可以做语言模型预训练：可选 {', '.join(PRETRAINABLE_KINDS)}，得到 {kind!r}")
-    if epochs < 1:
-        raise ValueError("预训练轮数至少为 1")
+    _check_pretraining(kind, epochs)
     ids = _joined_ids(ids, extra_ids)
+    seed = resolve_seed(seed)
     set_seed(seed, tensorflow=True)
-    lm = _EncoderLanguageModel(np.asarray(embedding, dtype=np.float32), kind, hidden_units, dropout,
-                               learning_rate, softmax_samples, seed, ids[:1, :2])
+    lm = _EncoderLanguageModel(
+        np.asarray(embedding, dtype=np.float32),
+        kind,
+        hidden_units,
+        dropout,
+        learning_rate,
+        softmax_samples,
+        seed,
+        ids[:1, :2],
+    )
     dataset = training.make_dataset(ids, None, batch_size, shuffle=True, seed=seed)
     loss = {d: [] for d in lm.directions}
     heldout = {d: [] for d in lm.directions}
@@ -235,14 +284,11 @@ def pretrain_encoder(
         start = time.perf_counter()
         mean_loss = lm.epoch(dataset)
         seconds.append(time.perf_counter() - start)
-        for i, d in enumerate(lm.directions):
-            loss[d].append(float(mean_loss[i]))
-        if heldout_ids is not None and len(heldout_ids):
-            for d, value in lm.perplexity(heldout_ids).items():
-                heldout[d].append(value)
+        _record_epoch(lm, mean_loss, heldout_ids, loss, heldout)
         if progress is not None:
             values = [(f"{d}_loss", loss[d][-1]) for d in lm.directions]
             values += [(f"{d}_ppl", heldout[d][-1]) for d in lm.directions if heldout[d]]
             progress.update(epoch + 1, values=values, finalize=epoch + 1 == epochs)
-    return PretrainedEncoder(kind, hidden_units, loss, heldout, seconds, lm.embed.get_weights()[0],
-                             lm.recurrent.get_weights())
+    return PretrainedEncoder(
+        kind, hidden_units, loss, heldout, seconds, lm.embed.get_weights()[0], lm.recurrent.get_weights()
+    )

@@ -120,6 +120,8 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
     c_t = gates["f"] * c_prev + gates["i"] * gates["c"]
     h_t = gates["o"] * np.tanh(c_t)
     return h_t, c_t, gates
+
+
 # [end-lstm-step]
 
 
@@ -283,6 +285,7 @@ def gradient_vs_distance(
     """
     import_tensorflow()  # deferred: the NumPy functions above do not need TensorFlow
     import keras  # deferred: after TensorFlow, quietly imported, and only here
+
     layer_class = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM}.get(kind)
     if layer_class is None:
         raise ValueError(f"kind 只能是 'rnn' 或 'lstm'，收到 {kind!r}")

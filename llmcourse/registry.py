@@ -27,16 +27,19 @@ class ModelKind:
     pretrainable: bool = False  # a recurrent encoder that can be pretrained as a language model (pretraining)
 
 
-KINDS: dict[str, ModelKind] = {k.key: k for k in (
-    ModelKind("mean", "平均词向量", NEURAL),
-    ModelKind("rnn", "SimpleRNN", NEURAL, pretrainable=True),
-    ModelKind("lstm", "LSTM", NEURAL, pretrainable=True),
-    ModelKind("bilstm", "双向 LSTM", NEURAL, pretrainable=True),
-    ModelKind("gru", "GRU", NEURAL, pretrainable=True),
-    ModelKind("transformer", "Transformer 编码器", NEURAL),
-    ModelKind("tfidf-char", "TF-IDF 字 1-3 元 + 逻辑回归", BASELINE),
-    ModelKind("tfidf-word", "TF-IDF jieba 词 1-2 元 + 逻辑回归", BASELINE),
-)}
+KINDS: dict[str, ModelKind] = {
+    k.key: k
+    for k in (
+        ModelKind("mean", "平均词向量", NEURAL),
+        ModelKind("rnn", "SimpleRNN", NEURAL, pretrainable=True),
+        ModelKind("lstm", "LSTM", NEURAL, pretrainable=True),
+        ModelKind("bilstm", "双向 LSTM", NEURAL, pretrainable=True),
+        ModelKind("gru", "GRU", NEURAL, pretrainable=True),
+        ModelKind("transformer", "Transformer 编码器", NEURAL),
+        ModelKind("tfidf-char", "TF-IDF 字 1-3 元 + 逻辑回归", BASELINE),
+        ModelKind("tfidf-word", "TF-IDF jieba 词 1-2 元 + 逻辑回归", BASELINE),
+    )
+}
 NEURAL_KINDS = tuple(k for k, v in KINDS.items() if v.family == NEURAL)
 BASELINE_KINDS = tuple(k for k, v in KINDS.items() if v.family == BASELINE)
 PRETRAINABLE_KINDS = tuple(k for k, v in KINDS.items() if v.pretrainable)
@@ -77,9 +80,13 @@ class Recipe:
         """
         if not (self.pretrain and model_kind(kind, NEURAL).pretrainable):
             return {}
-        return {"pretrain_epochs": sizes.pretrain_epochs, "epochs": sizes.finetune_epochs,
-                "word_dropout": self.word_dropout, "weight_decay": self.weight_decay,
-                "ensemble": sizes.ensemble if self.average else 1}
+        return {
+            "pretrain_epochs": sizes.pretrain_epochs,
+            "epochs": sizes.finetune_epochs,
+            "word_dropout": self.word_dropout,
+            "weight_decay": self.weight_decay,
+            "ensemble": sizes.ensemble if self.average else 1,
+        }
 
 
 # The default recipe (chapter 5): pretrain the embedding and the recurrent layer as a
@@ -87,11 +94,20 @@ class Recipe:
 # AdamW, `sizes.ensemble` times from the same pretrained weights with different seeds
 # (at most `sizes.finetune_epochs` epochs each: validation accuracy peaked by the 4th or
 # 5th epoch in every fine-tune we measured), and average the fine-tuned models' logits.
-RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("default", "语言模型预训练，再微调几次取 logit 平均", pretrain=True, word_dropout=0.2,
-           weight_decay=0.01, average=True),
-    Recipe("plain", "Word2Vec 初始化词向量，直接训练", pretrain=False),
-)}
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "default",
+            "语言模型预训练，再微调几次取 logit 平均",
+            pretrain=True,
+            word_dropout=0.2,
+            weight_decay=0.01,
+            average=True,
+        ),
+        Recipe("plain", "Word2Vec 初始化词向量，直接训练", pretrain=False),
+    )
+}
 DEFAULT_RECIPE = "default"
 
 

@@ -90,8 +90,9 @@ def check_versions(requirements: dict[str, str]) -> pd.DataFrame:
     """
     table = package_versions(requirements)
     table.insert(1, "要求", [spec or "已安装" for spec in requirements.values()])
-    table["结果"] = ["通过" if _satisfies(installed_version(name), spec) else "有问题"
-                   for name, spec in requirements.items()]
+    table["结果"] = [
+        "通过" if _satisfies(installed_version(name), spec) else "有问题" for name, spec in requirements.items()
+    ]
     return table
 
 
@@ -128,8 +129,12 @@ class _Predictor:
         texts = _check_texts(texts)
         probs = self.predict_proba(texts) if texts else np.zeros(0)
         return [
-            {"text": t, "label": int(p >= threshold), "label_name": "正面" if p >= threshold else "负面",
-             "probability": round(float(p), 6)}
+            {
+                "text": t,
+                "label": int(p >= threshold),
+                "label_name": "正面" if p >= threshold else "负面",
+                "probability": round(float(p), 6),
+            }
             for t, p in zip(texts, probs)
         ]
 
@@ -144,8 +149,14 @@ class _Predictor:
 
     def _write_config(self, directory: Path, **extra) -> None:
         """config.json: this model's settings and metrics, the format, library versions and the time."""
-        config = {**self.config, **extra, "format": FORMAT, "kind": self.kind, "versions": library_versions(),
-                  "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        config = {
+            **self.config,
+            **extra,
+            "format": FORMAT,
+            "kind": self.kind,
+            "versions": library_versions(),
+            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
         (directory / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -299,7 +310,7 @@ def _read_json(path: Path) -> dict:
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ModelLoadError("不是 UTF-8 编码的文本", path, line=raw[:err.start].count(b"\n") + 1) from err
+        raise ModelLoadError("不是 UTF-8 编码的文本", path, line=raw[: err.start].count(b"\n") + 1) from err
     try:
         state = json.loads(content)
     except json.JSONDecodeError as err:
@@ -372,8 +383,10 @@ def _read_tfidf(path: Path, kind: str) -> baselines.TfidfClassifier:
     seen: set[int] = set()
     for word, i in vocabulary.items():
         if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n) or i in seen:
-            fields.fail("vocabulary", f"应把 {n} 个词一一编号为 0 到 {n - 1}，{word!r} 的编号却是 {i!r}"
-                        + ("（重复）" if i in seen else ""))
+            fields.fail(
+                "vocabulary",
+                f"应把 {n} 个词一一编号为 0 到 {n - 1}，{word!r} 的编号却是 {i!r}" + ("（重复）" if i in seen else ""),
+            )
         seen.add(i)
     idf = fields.numbers("idf", n)
     if (idf <= 0).any():
@@ -381,14 +394,17 @@ def _read_tfidf(path: Path, kind: str) -> baselines.TfidfClassifier:
     coef = fields.numbers("coef", n)
     intercept = fields.number("intercept")
     return baselines.TfidfClassifier.from_state(
-        {"kind": kind, "C": C, "vocabulary": vocabulary, "idf": idf, "coef": coef, "intercept": intercept})
+        {"kind": kind, "C": C, "vocabulary": vocabulary, "idf": idf, "coef": coef, "intercept": intercept}
+    )
 
 
 def _keras_refusal(err: Exception) -> str:
     """Our message for an exception from keras.saving.load_model (never its advice to turn safe mode off)."""
     if "safe_mode" in str(err):
-        return ("含有加载时会执行的代码（例如用 Python lambda 写的 Lambda 层），安全模式拒绝加载；"
-                "本课程保存的模型不含这类内容，请只加载来源可信的模型目录")
+        return (
+            "含有加载时会执行的代码（例如用 Python lambda 写的 Lambda 层），安全模式拒绝加载；"
+            "本课程保存的模型不含这类内容，请只加载来源可信的模型目录"
+        )
     return f"无法加载 Keras 模型（文件损坏，或含有本课程之外的层）：{type(err).__name__}"
 
 
@@ -398,8 +414,9 @@ def _read_keras_model(path: Path):
     if not zipfile.is_zipfile(path):
         raise ModelLoadError("不是有效的 .keras 文件（应是 zip 压缩包；文件损坏或被截断）", path)
     # deferred on purpose: a baseline loads without TensorFlow
-    import llmcourse.models  # noqa: F401  registers the course's custom layers (imports TF quietly)
     import keras
+
+    import llmcourse.models  # noqa: F401  registers the course's custom layers (imports TF quietly)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -411,8 +428,12 @@ def _read_keras_model(path: Path):
         raise ModelLoadError("有些权重没能从文件中读出（文件损坏，或权重与模型结构不符）", path)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1 \
-            or model.outputs[0].shape[-1] != 1:
+    if (
+        not isinstance(model, keras.Model)
+        or len(model.inputs) != 1
+        or len(model.outputs) != 1
+        or model.outputs[0].shape[-1] != 1
+    ):
         raise ModelLoadError("不是情感分类模型：应有一个词编号输入和一个 logit 输出", path)
     return model
 
@@ -435,15 +456,19 @@ def _load_neural(directory: Path, config: dict) -> SentimentModel:
     """The three files of a neural model, each checked, and the vocabulary against the embedding."""
     for name in (MODEL_FILE, VOCAB_FILE):
         if not (directory / name).exists():
-            raise ModelLoadError(f"缺少这个文件（{config['kind']} 模型目录应有 {MODEL_FILE} 和 {VOCAB_FILE}）",
-                                 directory / name)
+            raise ModelLoadError(
+                f"缺少这个文件（{config['kind']} 模型目录应有 {MODEL_FILE} 和 {VOCAB_FILE}）", directory / name
+            )
     max_len, stopwords, truncating = _encoder_settings(config, directory / CONFIG_FILE)
     vocab = _read_vocabulary(directory / VOCAB_FILE)
     model = _read_keras_model(directory / MODEL_FILE)
     rows = _embedding_rows(model, directory / MODEL_FILE)
     if rows != len(vocab):
-        raise ModelLoadError(f"有 {len(vocab)} 个词（含 {PAD_TOKEN} 与 {UNK_TOKEN}），而 {MODEL_FILE} 的词嵌入有 "
-                             f"{rows} 行：两者应相同", directory / VOCAB_FILE, field="words")
+        raise ModelLoadError(
+            f"有 {len(vocab)} 个词（含 {PAD_TOKEN} 与 {UNK_TOKEN}），而 {MODEL_FILE} 的词嵌入有 {rows} 行：两者应相同",
+            directory / VOCAB_FILE,
+            field="words",
+        )
     return SentimentModel(model, TextEncoder(vocab, max_len, stopwords, truncating), config)
 
 

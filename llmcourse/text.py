@@ -97,8 +97,13 @@ class Segmenter:
 
     def fingerprint(self) -> str:
         """A string that changes whenever the segmentation of some text could change."""
-        parts = [f"jieba={jieba.__version__}", f"mode={self.mode}", f"hmm={self.hmm}",
-                 f"normalize={self.normalize}", "words=" + "|".join(self.user_words)]
+        parts = [
+            f"jieba={jieba.__version__}",
+            f"mode={self.mode}",
+            f"hmm={self.hmm}",
+            f"normalize={self.normalize}",
+            "words=" + "|".join(self.user_words),
+        ]
         if self.user_dict is not None:
             parts.append("dict=" + hashlib.sha256(self.user_dict.read_bytes()).hexdigest())
         return ";".join(parts)
@@ -175,9 +180,7 @@ def segment_corpus(
 
 
 # --------------------------------------------------------------------------- stopwords
-def load_stopwords(
-    keep: Iterable[str] = SENTIMENT_KEEP_WORDS, extra: Iterable[str] = ()
-) -> frozenset[str]:
+def load_stopwords(keep: Iterable[str] = SENTIMENT_KEEP_WORDS, extra: Iterable[str] = ()) -> frozenset[str]:
     """Chinese stopwords of stopwordsiso (794 entries), minus `keep`, plus `extra`.
 
     By default negation and degree words (不, 没有, 很, 非常, 但是 ...) are kept
@@ -248,10 +251,12 @@ class SegmentationScores:
     sentences: int
 
     def __str__(self) -> str:
-        return (f"{self.sentences:,d} 句，标准答案 {self.gold_words:,d} 词，分词结果 {self.predicted_words:,d} 词\n"
-                f"词级：  精确率 {self.precision:.4f}  召回率 {self.recall:.4f}  F1 {self.f1:.4f}\n"
-                f"切分点：精确率 {self.boundary_precision:.4f}  召回率 {self.boundary_recall:.4f}  "
-                f"F1 {self.boundary_f1:.4f}")
+        return (
+            f"{self.sentences:,d} 句，标准答案 {self.gold_words:,d} 词，分词结果 {self.predicted_words:,d} 词\n"
+            f"词级：  精确率 {self.precision:.4f}  召回率 {self.recall:.4f}  F1 {self.f1:.4f}\n"
+            f"切分点：精确率 {self.boundary_precision:.4f}  召回率 {self.boundary_recall:.4f}  "
+            f"F1 {self.boundary_f1:.4f}"
+        )
 
 
 def segmentation_scores(
@@ -288,8 +293,9 @@ def segmentation_scores(
         cut_hits += len(pred_cuts & gold_cuts)
         n_pred_cuts += len(pred_cuts)
         n_gold_cuts += len(gold_cuts)
-    return SegmentationScores(*_prf(word_hits, n_pred, n_gold), *_prf(cut_hits, n_pred_cuts, n_gold_cuts),
-                              n_pred, n_gold, len(gold))
+    return SegmentationScores(
+        *_prf(word_hits, n_pred, n_gold), *_prf(cut_hits, n_pred_cuts, n_gold_cuts), n_pred, n_gold, len(gold)
+    )
 
 
 def segmentation_differences(
@@ -316,9 +322,14 @@ def segmentation_difference_table(
     Taught in chapter 3.
     """
     missed, extra = segmentation_differences(predicted, gold)
-    rows = [{"名次": rank, "jieba 没切出的人工词（次数）": f"{m_word}（{m_n:,d}）",
-             "jieba 多切出的词（次数）": f"{e_word}（{e_n:,d}）"}
-            for rank, ((m_word, m_n), (e_word, e_n)) in enumerate(zip(missed.most_common(k), extra.most_common(k)), 1)]
+    rows = [
+        {
+            "名次": rank,
+            "jieba 没切出的人工词（次数）": f"{m_word}（{m_n:,d}）",
+            "jieba 多切出的词（次数）": f"{e_word}（{e_n:,d}）",
+        }
+        for rank, ((m_word, m_n), (e_word, e_n)) in enumerate(zip(missed.most_common(k), extra.most_common(k)), 1)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -335,8 +346,9 @@ def stopword_changes(texts: Sequence[str], stopwords_a: Iterable[str], stopwords
     return sum(remove_stopwords(tokens, a) != remove_stopwords(tokens, b) for tokens in map(segment, texts))
 
 
-def word_label_table(token_lists: Sequence[Sequence[str]], labels: Sequence[int], words: Iterable[str],
-                     by_count: bool = False) -> pd.DataFrame:
+def word_label_table(
+    token_lists: Sequence[Sequence[str]], labels: Sequence[int], words: Iterable[str], by_count: bool = False
+) -> pd.DataFrame:
     """For each word: how many token lists contain it and the positive share among them.
 
     With `by_count`, words are sorted by that number (ties by the word) and
@@ -411,22 +423,28 @@ def negation_probes():
     return data.LabeledTexts([t for t, _ in NEGATION_PROBES], [label for _, label in NEGATION_PROBES])
 
 
-def _accuracy_row(name: str, run: tuple, test_labels: np.ndarray, has_negation: np.ndarray,
-                  probe_labels: np.ndarray) -> dict:
+def _accuracy_row(
+    name: str, run: tuple, test_labels: np.ndarray, has_negation: np.ndarray, probe_labels: np.ndarray
+) -> dict:
     val_acc, test_probs, probe_probs, seconds = run
     correct = (np.asarray(test_probs) >= 0.5) == (test_labels == 1)
     probe_correct = (np.asarray(probe_probs) >= 0.5) == (probe_labels == 1)
-    return {"设置": name, "验证集": val_acc, "测试集": correct.mean(),
-            f"含否定词的测试评论（{has_negation.sum():,d} 条）": correct[has_negation].mean(),
-            f"不含否定词的测试评论（{(~has_negation).sum():,d} 条）": correct[~has_negation].mean(),
-            f"探针句：全部 {len(probe_labels)} 条": probe_correct.mean(),
-            f"探针句：负面 {(probe_labels == 0).sum()} 条": probe_correct[probe_labels == 0].mean(),
-            f"探针句：正面 {(probe_labels == 1).sum()} 条": probe_correct[probe_labels == 1].mean(),
-            "每轮秒数": seconds}
+    return {
+        "设置": name,
+        "验证集": val_acc,
+        "测试集": correct.mean(),
+        f"含否定词的测试评论（{has_negation.sum():,d} 条）": correct[has_negation].mean(),
+        f"不含否定词的测试评论（{(~has_negation).sum():,d} 条）": correct[~has_negation].mean(),
+        f"探针句：全部 {len(probe_labels)} 条": probe_correct.mean(),
+        f"探针句：负面 {(probe_labels == 0).sum()} 条": probe_correct[probe_labels == 0].mean(),
+        f"探针句：正面 {(probe_labels == 1).sum()} 条": probe_correct[probe_labels == 1].mean(),
+        "每轮秒数": seconds,
+    }
 
 
-def negation_accuracy_table(results: dict[str, tuple], test_labels: Sequence[int], has_negation: Sequence[bool],
-                            probe_labels: Sequence[int]) -> pd.DataFrame:
+def negation_accuracy_table(
+    results: dict[str, tuple], test_labels: Sequence[int], has_negation: Sequence[bool], probe_labels: Sequence[int]
+) -> pd.DataFrame:
     """Accuracy of each model overall, on test reviews with and without a negation, and on the probes.
 
     `results` maps a name to (validation accuracy, test probabilities, probe
@@ -435,8 +453,9 @@ def negation_accuracy_table(results: dict[str, tuple], test_labels: Sequence[int
     """
     test_labels, probe_labels = np.asarray(test_labels), np.asarray(probe_labels)
     has_negation = np.asarray(has_negation, dtype=bool)
-    frame = pd.DataFrame([_accuracy_row(name, run, test_labels, has_negation, probe_labels)
-                          for name, run in results.items()])
+    frame = pd.DataFrame(
+        [_accuracy_row(name, run, test_labels, has_negation, probe_labels) for name, run in results.items()]
+    )
     frame.attrs["formats"] = {**{column: "{:.4f}" for column in frame.columns[1:-1]}, "每轮秒数": "{:.1f}"}
     return frame
 

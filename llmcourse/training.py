@@ -19,12 +19,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from llmcourse.config import import_tensorflow, set_seed
+from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.reference import sigmoid
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow, quietly imported)
-
 
 BATCHING_MODES = ("bucket", "fixed")
 
@@ -65,7 +64,7 @@ def make_dataset(
     labels: np.ndarray | None,
     batch_size: int = 64,
     shuffle: bool = True,
-    seed: int = 42,
+    seed: int | None = None,
     batching: str = "bucket",
 ) -> tf.data.Dataset:
     """A tf.data pipeline of (ids, labels) batches; a new, seeded order every epoch.
@@ -83,7 +82,7 @@ def make_dataset(
     epoch = {"n": 0}
 
     def generate() -> Iterator:
-        rng = np.random.default_rng(seed + epoch["n"]) if shuffle else None
+        rng = np.random.default_rng(resolve_seed(seed) + epoch["n"]) if shuffle else None
         epoch["n"] += 1
         if batching == "bucket":
             batches = length_grouped_batches(lengths, batch_size, rng)
@@ -178,9 +177,19 @@ class _EpochTimer(keras.callbacks.Callback):
 
 
 def train_keras(
-    build: Callable[[], keras.Model], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-    epochs: int = 5, batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int = 42,
-    batching: str = "bucket", strategy: tf.distribute.Strategy | None = None, verbose: int | str = "auto",
+    build: Callable[[], keras.Model],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    epochs: int = 5,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: int = 2,
+    seed: int | None = None,
+    batching: str = "bucket",
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int | str = "auto",
     weight_decay: float = 0.0,
 ) -> TrainResult:
     """Build, compile and `fit` a model with validation and early stopping.
@@ -191,6 +200,7 @@ def train_keras(
     the epoch with the best validation accuracy are restored at the end.
     Taught in chapter 3.
     """
+    seed = resolve_seed(seed)
     set_seed(seed, tensorflow=True)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = compile_model(build(), learning_rate, weight_decay)
@@ -201,7 +211,11 @@ def train_keras(
     )
     timer = _EpochTimer()
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stopper, timer], verbose=verbose,
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=[stopper, timer],
+        verbose=verbose,
         shuffle=False,  # the dataset reshuffles itself, seeded, every epoch
     )
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -210,9 +224,18 @@ def train_keras(
 
 
 def train_custom_loop(
-    build: Callable[[], keras.Model], x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-    epochs: int = 5, batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int = 42,
-    batching: str = "bucket", verbose: bool = True,
+    build: Callable[[], keras.Model],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    epochs: int = 5,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: int = 2,
+    seed: int | None = None,
+    batching: str = "bucket",
+    verbose: bool = True,
 ) -> TrainResult:
     """The training loop the article meant to write, done correctly.
 
@@ -221,6 +244,7 @@ def train_custom_loop(
     and the same early stopping as `train_keras`.
     Taught in chapter 3.
     """
+    seed = resolve_seed(seed)
     set_seed(seed, tensorflow=True)
     model = build()
     optimizer = keras.optimizers.Adam(learning_rate)
@@ -237,6 +261,7 @@ def train_custom_loop(
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         correct = tf.cast((logits[:, 0] > 0) == (y > 0.5), tf.float32)
         return loss, tf.reduce_sum(correct)
+
     # [end-custom-loop-step]
 
     train_ds = make_dataset(x_train, y_train, batch_size, True, seed, batching)
@@ -260,8 +285,9 @@ def _train_one_epoch(train_step: Callable, train_ds: tf.data.Dataset) -> tuple[f
     return total_loss / seen, total_correct / seen
 
 
-def _validation_scores(model: keras.Model, loss_fn: keras.losses.Loss, x_val: np.ndarray, y_val: np.ndarray,
-                       batch_size: int) -> tuple[float, float]:
+def _validation_scores(
+    model: keras.Model, loss_fn: keras.losses.Loss, x_val: np.ndarray, y_val: np.ndarray, batch_size: int
+) -> tuple[float, float]:
     """(loss, accuracy) of the model's logits on the validation set; y_val holds float32 labels."""
     val_logits = predict_logits(model, x_val, batch_size)  # (验证样本数,)
     val_loss = float(loss_fn(y_val[:, None], val_logits[:, None]))
@@ -290,8 +316,14 @@ class _EarlyStopping:
             self.model.set_weights(self.best_weights)
 
 
-def _run_epochs(train_step: Callable, train_ds: tf.data.Dataset, validate: Callable[[], tuple[float, float]],
-                stopper: _EarlyStopping, epochs: int, verbose: bool) -> tuple[dict[str, list[float]], list[float]]:
+def _run_epochs(
+    train_step: Callable,
+    train_ds: tf.data.Dataset,
+    validate: Callable[[], tuple[float, float]],
+    stopper: _EarlyStopping,
+    epochs: int,
+    verbose: bool,
+) -> tuple[dict[str, list[float]], list[float]]:
     """Train and validate epoch after epoch until `epochs` or early stopping; (history, seconds per epoch)."""
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     epoch_seconds: list[float] = []
@@ -303,8 +335,10 @@ def _run_epochs(train_step: Callable, train_ds: tf.data.Dataset, validate: Calla
         for key, value in zip(history, (loss, accuracy, val_loss, val_acc)):
             history[key].append(value)
         if verbose:
-            print(f"第 {epoch}/{epochs} 轮：loss={loss:.4f} accuracy={accuracy:.4f} "
-                  f"val_loss={val_loss:.4f} val_accuracy={val_acc:.4f}（{epoch_seconds[-1]:.1f} 秒）")
+            print(
+                f"第 {epoch}/{epochs} 轮：loss={loss:.4f} accuracy={accuracy:.4f} "
+                f"val_loss={val_loss:.4f} val_accuracy={val_acc:.4f}（{epoch_seconds[-1]:.1f} 秒）"
+            )
         if stopper.should_stop(epoch, val_acc):
             break
     return history, epoch_seconds

@@ -21,6 +21,7 @@ from gensim.models import KeyedVectors, Word2Vec
 from sklearn.decomposition import PCA
 
 from llmcourse import cache, text
+from llmcourse.config import resolve_seed
 
 PAD_ID, UNK_ID = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
@@ -62,9 +63,7 @@ class Vocabulary:
         counter: collections.Counter[str] = collections.Counter()
         for tokens in token_lists:
             counter.update(tokens)
-        ranked = sorted(
-            (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
-        )
+        ranked = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
         if max_size is not None:
             ranked = ranked[: max_size - 2]
         return cls(ranked, {w: counter[w] for w in ranked})
@@ -108,9 +107,7 @@ class Vocabulary:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def pad_sequences(
-    sequences: Sequence[Sequence[int]], max_len: int, truncating: str = "post"
-) -> np.ndarray:
+def pad_sequences(sequences: Sequence[Sequence[int]], max_len: int, truncating: str = "post") -> np.ndarray:
     """Right-pad (post) with 0 and cut to max_len; returns int32 of shape (n, max_len).
 
     truncating="post" keeps the start of a long text, "pre" keeps its end.
@@ -146,7 +143,7 @@ def train_word2vec(
     min_count: int = 2,
     epochs: int = 10,
     sg: int = 1,
-    seed: int = 42,
+    seed: int | None = None,
     deterministic: bool = True,
     workers: int = 2,
 ):
@@ -169,7 +166,7 @@ def train_word2vec(
         min_count=min_count,
         sg=sg,
         epochs=epochs,
-        seed=seed,
+        seed=resolve_seed(seed),
         workers=1 if deterministic else workers,
         hashfxn=stable_hash,
     )
@@ -198,11 +195,14 @@ def cached_word2vec(token_lists: Sequence[Sequence[str]], directory: str | os.Pa
     directory: a cache root of its own. Returns (keyed_vectors, was_cached). Taught in chapter 3.
     """
     key = cache.make_key(__name__, sorted(params.items()), [list(t) for t in token_lists])
-    return cache.cached("word2vec", key, lambda: train_word2vec(token_lists, **params).wv,
-                        _save_vectors, _load_vectors, directory)
+    return cache.cached(
+        "word2vec", key, lambda: train_word2vec(token_lists, **params).wv, _save_vectors, _load_vectors, directory
+    )
 
 
-def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: float | None = None) -> np.ndarray:
+def embedding_matrix(
+    vocab: Vocabulary, word_vectors, seed: int | None = None, scale: float | None = None
+) -> np.ndarray:
     """An array of shape (len(vocab), dim) whose row i is the vector of vocab word i.
 
     `word_vectors` is a gensim Word2Vec model or its KeyedVectors. Row 0
@@ -214,7 +214,7 @@ def embedding_matrix(vocab: Vocabulary, word_vectors, seed: int = 42, scale: flo
     dim = kv.vector_size
     if scale is None:
         scale = float(np.std(kv.vectors)) if len(kv.index_to_key) else 0.1
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(resolve_seed(seed))
     matrix = rng.normal(0.0, scale, size=(len(vocab), dim)).astype(np.float32)
     matrix[PAD_ID] = 0.0
     for index, word in enumerate(vocab.index_to_word):
@@ -299,7 +299,7 @@ def nearest_words(word_vectors, word: str, k: int = 5) -> list[tuple[str, float]
     return [(w, float(s)) for w, s in kv.most_similar(word, topn=k)]
 
 
-def project_2d(word_vectors, words: Sequence[str], seed: int = 42) -> np.ndarray:
+def project_2d(word_vectors, words: Sequence[str], seed: int | None = None) -> np.ndarray:
     """2-D coordinates of the words' vectors by PCA (scikit-learn), shape (len(words), 2).
 
     The two axes are the directions of largest variance *among these words*,
@@ -313,7 +313,7 @@ def project_2d(word_vectors, words: Sequence[str], seed: int = 42) -> np.ndarray
     if len(words) < 2:
         raise ValueError("至少需要两个词才能做二维投影")
     matrix = np.stack([kv[w] for w in words])  # (词数, 词向量维度)
-    return PCA(n_components=2, random_state=seed).fit_transform(matrix)
+    return PCA(n_components=2, random_state=resolve_seed(seed)).fit_transform(matrix)
 
 
 def nearest_table(word_vectors, words: Sequence[str], k: int = 6) -> pd.DataFrame:

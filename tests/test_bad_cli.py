@@ -58,10 +58,20 @@ def run(capsys, monkeypatch, argv, stdin: bytes = b""):
 CASES = [
     ("model-missing", lambda d, m: ["predict", "--model", str(d / "none"), "好"], b"", 2, "找不到模型目录"),
     ("model-is-a-file", lambda d, m: ["predict", "--model", write(d / "f.txt", "x"), "好"], b"", 2, "f.txt"),
-    ("argv-invalid-utf8", lambda d, m: ["predict", "--model", m, os.fsdecode(b"\xff\xe5\xa5\xbd")], b"", 2,
-     "命令行的第 1 个文本.*无法解码"),
-    ("argv-second-invalid", lambda d, m: ["predict", "--model", m, "好", os.fsdecode(b"\x80")], b"", 2,
-     "命令行的第 2 个文本"),
+    (
+        "argv-invalid-utf8",
+        lambda d, m: ["predict", "--model", m, os.fsdecode(b"\xff\xe5\xa5\xbd")],
+        b"",
+        2,
+        "命令行的第 1 个文本.*无法解码",
+    ),
+    (
+        "argv-second-invalid",
+        lambda d, m: ["predict", "--model", m, "好", os.fsdecode(b"\x80")],
+        b"",
+        2,
+        "命令行的第 2 个文本",
+    ),
     ("stdin-invalid", lambda d, m: ["predict", "--model", m], "好".encode() + b"\xff\xfe\n", 2, "标准输入.*无法解码"),
     ("stdin-garbage", lambda d, m: ["predict", "--model", m], b"\xff\xff\xff", 2, "标准输入"),
     ("epochs-zero", lambda d, m: ["train", "--out", str(d / "o"), "--epochs", "0"], b"", 2, None),
@@ -70,43 +80,121 @@ CASES = [
     ("unknown-kind", lambda d, m: ["train", "--out", str(d / "o"), "--model", "cnn"], b"", 2, None),
     ("epochs-not-a-number", lambda d, m: ["train", "--out", str(d / "o"), "--epochs", "五"], b"", 2, None),
     ("no-command", lambda d, m: [], b"", 2, None),
-    ("out-is-a-file", lambda d, m: ["train", "--out", write(d / "taken.txt", "x")], b"", 2,
-     "taken.txt：已存在，而且不是目录"),
-    ("out-nonempty-dir", lambda d, m: ["train", "--out", os.path.dirname(write(d / "mine" / "notes.txt", "x"))],
-     b"", 2, "mine：不是空目录"),
+    (
+        "out-is-a-file",
+        lambda d, m: ["train", "--out", write(d / "taken.txt", "x")],
+        b"",
+        2,
+        "taken.txt：已存在，而且不是目录",
+    ),
+    (
+        "out-nonempty-dir",
+        lambda d, m: ["train", "--out", os.path.dirname(write(d / "mine" / "notes.txt", "x"))],
+        b"",
+        2,
+        "mine：不是空目录",
+    ),
     ("out-unwritable", lambda d, m: ["train", "--out", "/proc/llmcourse-model"], b"", 2, "无法在这里写入模型"),
-    ("data-missing", lambda d, m: ["train", "--out", str(d / "o"), "--data", str(d / "missing.csv")], b"", 2,
-     "missing.csv"),
+    (
+        "data-missing",
+        lambda d, m: ["train", "--out", str(d / "o"), "--data", str(d / "missing.csv")],
+        b"",
+        2,
+        "missing.csv",
+    ),
     ("data-is-a-dir", lambda d, m: ["train", "--out", str(d / "o"), "--data", str(d)], b"", 2, "目录"),
-    ("data-one-class", lambda d, m: ["train", "--out", str(d / "o"), "--data",
-                                     write(d / "one.csv", rows([(f"好评{i}", 1) for i in range(40)]))], b"", 2,
-     "one.csv"),
-    ("data-all-conflicting", lambda d, m: ["train", "--out", str(d / "o"), "--data",
-                                           write(d / "c.csv", rows([(f"评论{i}", y) for i in range(20) for y in (0, 1)]))],
-     b"", 2, "c.csv"),
-    ("data-too-few-after-dedup", lambda d, m: ["train", "--out", str(d / "o"), "--data",
-                                               write(d / "few.csv", rows([(f"评论{i % 9}", i % 9 % 2) for i in range(30)]))],
-     b"", 2, "去重后只剩 9 条"),
-    ("data-unquoted-comma", lambda d, m: ["train", "--out", str(d / "o"), "--data",
-                                          write(d / "lt.csv", "label,text\n1,房间大,干净\n")], b"", 2, "第 2 行"),
-    ("evaluate-missing-data", lambda d, m: ["evaluate", "--model", m, "--data", str(d / "none.csv")], b"", 2,
-     "none.csv"),
-    ("evaluate-wrong-column", lambda d, m: ["evaluate", "--model", m, "--data",
-                                            write(d / "e.csv", rows([("好", 1), ("差", 0)])), "--text-col", "评论"],
-     b"", 2, "评论"),
-    ("evaluate-bad-label", lambda d, m: ["evaluate", "--model", m, "--data", write(d / "e.csv", rows([("好", "也许")]))],
-     b"", 2, "第 2 行"),
+    (
+        "data-one-class",
+        lambda d, m: [
+            "train",
+            "--out",
+            str(d / "o"),
+            "--data",
+            write(d / "one.csv", rows([(f"好评{i}", 1) for i in range(40)])),
+        ],
+        b"",
+        2,
+        "one.csv",
+    ),
+    (
+        "data-all-conflicting",
+        lambda d, m: [
+            "train",
+            "--out",
+            str(d / "o"),
+            "--data",
+            write(d / "c.csv", rows([(f"评论{i}", y) for i in range(20) for y in (0, 1)])),
+        ],
+        b"",
+        2,
+        "c.csv",
+    ),
+    (
+        "data-too-few-after-dedup",
+        lambda d, m: [
+            "train",
+            "--out",
+            str(d / "o"),
+            "--data",
+            write(d / "few.csv", rows([(f"评论{i % 9}", i % 9 % 2) for i in range(30)])),
+        ],
+        b"",
+        2,
+        "去重后只剩 9 条",
+    ),
+    (
+        "data-unquoted-comma",
+        lambda d, m: ["train", "--out", str(d / "o"), "--data", write(d / "lt.csv", "label,text\n1,房间大,干净\n")],
+        b"",
+        2,
+        "第 2 行",
+    ),
+    (
+        "evaluate-missing-data",
+        lambda d, m: ["evaluate", "--model", m, "--data", str(d / "none.csv")],
+        b"",
+        2,
+        "none.csv",
+    ),
+    (
+        "evaluate-wrong-column",
+        lambda d, m: [
+            "evaluate",
+            "--model",
+            m,
+            "--data",
+            write(d / "e.csv", rows([("好", 1), ("差", 0)])),
+            "--text-col",
+            "评论",
+        ],
+        b"",
+        2,
+        "评论",
+    ),
+    (
+        "evaluate-bad-label",
+        lambda d, m: ["evaluate", "--model", m, "--data", write(d / "e.csv", rows([("好", "也许")]))],
+        b"",
+        2,
+        "第 2 行",
+    ),
     ("serve-bad-port", lambda d, m: ["serve", "--model", m, "--port", "70000"], b"", 2, "端口号 70000 无效"),
     ("serve-zero-texts", lambda d, m: ["serve", "--model", m, "--max-texts", "0"], b"", 2, "--max-texts"),
     ("serve-zero-threads", lambda d, m: ["serve", "--model", m, "--threads", "0"], b"", 2, "--threads"),
-    ("serve-bad-host", lambda d, m: ["serve", "--model", m, "--host", "no-such-host.invalid", "--port", "0"], b"", 2,
-     "无法在 no-such-host.invalid"),
+    (
+        "serve-bad-host",
+        lambda d, m: ["serve", "--model", m, "--host", "no-such-host.invalid", "--port", "0"],
+        b"",
+        2,
+        "无法在 no-such-host.invalid",
+    ),
 ]
 
 
 @pytest.mark.parametrize("name, make_argv, stdin, status, pattern", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_and_the_right_status(name, make_argv, stdin, status, pattern, tmp_path, model_dir,
-                                                    capsys, monkeypatch, no_training):
+def test_bad_input_is_one_line_and_the_right_status(
+    name, make_argv, stdin, status, pattern, tmp_path, model_dir, capsys, monkeypatch, no_training
+):
     code, _, err = run(capsys, monkeypatch, make_argv(tmp_path, model_dir), stdin)
     assert code == status
     last = err.strip().splitlines()[-1]
@@ -185,3 +273,20 @@ def test_interrupt_is_said(model_dir, capsys, monkeypatch):
     monkeypatch.setattr(saving, "load_model", interrupted)
     code, _, err = run(capsys, monkeypatch, ["predict", "--model", model_dir, "好"])
     assert code == 130 and "已中断" in err
+
+
+@pytest.mark.parametrize(
+    "variable, value, pattern",
+    [
+        ("LLMCOURSE_SEED", "abc", "LLMCOURSE_SEED='abc' 无效"),
+        ("LLMCOURSE_SEED", "-1", "LLMCOURSE_SEED='-1' 无效"),
+        ("LLMCOURSE_PROFILE", "huge", "LLMCOURSE_PROFILE='huge' 无效"),
+    ],
+)
+def test_a_bad_environment_variable_is_one_line_before_any_work(
+    variable, value, pattern, tmp_path, capsys, monkeypatch, no_training
+):
+    monkeypatch.setenv(variable, value)
+    code, _, err = run(capsys, monkeypatch, ["train", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert re.search(pattern, err.strip().splitlines()[-1])

@@ -80,14 +80,35 @@ CASES = [
     ("surrogate as raw bytes", "POST", "/predict", b'{"texts": ["\xed\xa0\x80"]}', J, 400, "不是合法的 UTF-8"),
     ("UTF-16 body", "POST", "/predict", '{"texts": ["很好"]}'.encode("utf-16"), J, 400, "不是合法的 UTF-8"),
     ("GBK body", "POST", "/predict", '{"texts": ["很好"]}'.encode("gbk"), J, 400, "不是合法的 UTF-8"),
-    ("charset gbk declared", "POST", "/predict", b'{"texts": ["a"]}', {"content-type": "application/json; charset=gbk"},
-     415, "charset=gbk"),
+    (
+        "charset gbk declared",
+        "POST",
+        "/predict",
+        b'{"texts": ["a"]}',
+        {"content-type": "application/json; charset=gbk"},
+        415,
+        "charset=gbk",
+    ),
     ("text/plain", "POST", "/predict", "很好".encode(), {"content-type": "text/plain"}, 415, "application/json"),
     ("no Content-Type", "POST", "/predict", b'{"texts": ["a"]}', {}, 415, "缺少 Content-Type"),
-    ("form encoded", "POST", "/predict", b"texts=a", {"content-type": "application/x-www-form-urlencoded"}, 415,
-     "application/json"),
-    ("multipart", "POST", "/predict", b"--x\r\n\r\na\r\n--x--", {"content-type": "multipart/form-data; boundary=x"},
-     415, "application/json"),
+    (
+        "form encoded",
+        "POST",
+        "/predict",
+        b"texts=a",
+        {"content-type": "application/x-www-form-urlencoded"},
+        415,
+        "application/json",
+    ),
+    (
+        "multipart",
+        "POST",
+        "/predict",
+        b"--x\r\n\r\na\r\n--x--",
+        {"content-type": "multipart/form-data; boundary=x"},
+        415,
+        "application/json",
+    ),
     ("empty body", "POST", "/predict", b"", J, 422, "缺少请求体"),
     ("body is an array", "POST", "/predict", '["很好"]'.encode(), J, 422, "必须是 JSON 对象.*而不是数组"),
     ("body is null", "POST", "/predict", b"null", J, 422, "而不是空值 null"),
@@ -98,8 +119,15 @@ CASES = [
     ("duplicate key", "POST", "/predict", b'{"texts": ["a"], "texts": ["b"]}', J, 422, '"texts" 出现了不止一次'),
     ("texts is a string", "POST", "/predict", '{"texts": "很好"}'.encode(), J, 422, "字符串列表.*而不是字符串"),
     ("texts is null", "POST", "/predict", b'{"texts": null}', J, 422, "字符串列表.*而不是空值 null"),
-    ("a number in texts", "POST", "/predict", '{"texts": ["很好", 3]}'.encode(), J, 422,
-     r"texts\[1\] 不是字符串，而是数字：3"),
+    (
+        "a number in texts",
+        "POST",
+        "/predict",
+        '{"texts": ["很好", 3]}'.encode(),
+        J,
+        422,
+        r"texts\[1\] 不是字符串，而是数字：3",
+    ),
     ("null in texts", "POST", "/predict", b'{"texts": [null]}', J, 422, r"texts\[0\] 不是字符串，而是空值 null"),
     ("a list in texts", "POST", "/predict", b'{"texts": [["a"]]}', J, 422, r"texts\[0\] 不是字符串，而是数组"),
     ("empty list", "POST", "/predict", b'{"texts": []}', J, 422, "空列表"),
@@ -107,13 +135,34 @@ CASES = [
     ("750000 numbers as texts", "POST", "/predict", MANY_NUMBERS, J, 413, "这个请求有 750000 条"),
     ("text too long", "POST", "/predict", TOO_LONG, J, 413, rf"texts\[1\] 有 {MAX_CHARS + 1} 个字符"),
     ("lone high surrogate", "POST", "/predict", rb'{"texts": ["\ud800"]}', J, 422, r"texts\[0\] .*U\+D800"),
-    ("lone low surrogate in texts[1]", "POST", "/predict", rb'{"texts": ["ok", "a\udc00"]}', J, 422,
-     r"texts\[1\] 的第 2 个字符.*U\+DC00"),
+    (
+        "lone low surrogate in texts[1]",
+        "POST",
+        "/predict",
+        rb'{"texts": ["ok", "a\udc00"]}',
+        J,
+        422,
+        r"texts\[1\] 的第 2 个字符.*U\+DC00",
+    ),
     ("surrogates in the wrong order", "POST", "/predict", rb'{"texts": ["\udc00\ud800"]}', J, 422, r"U\+DC00"),
-    ("body too large, Content-Length", "POST", "/predict", b'{"texts": ["' + b"a" * BIG + b'"]}', J, 413,
-     r"请求体有 \d+ 字节，超过上限 \d+ 字节"),
-    ("body too large, chunked", "POST", "/predict", [b'{"texts": ["'] + [b"a" * 65536] * (BIG // 65536 + 1), J, 413,
-     r"请求体超过上限 \d+ 字节"),
+    (
+        "body too large, Content-Length",
+        "POST",
+        "/predict",
+        b'{"texts": ["' + b"a" * BIG + b'"]}',
+        J,
+        413,
+        r"请求体有 \d+ 字节，超过上限 \d+ 字节",
+    ),
+    (
+        "body too large, chunked",
+        "POST",
+        "/predict",
+        [b'{"texts": ["'] + [b"a" * 65536] * (BIG // 65536 + 1),
+        J,
+        413,
+        r"请求体超过上限 \d+ 字节",
+    ),
     ("GET /predict", "GET", "/predict", b"", {}, 405, "/predict 不接受 GET 请求.*POST /predict"),
     ("PUT /predict", "PUT", "/predict", b'{"texts": ["a"]}', J, 405, "不接受 PUT 请求"),
     ("DELETE /health", "DELETE", "/health", b"", {}, 405, "不接受 DELETE 请求"),
@@ -124,8 +173,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method, path, body, headers, status, pattern",
-                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    "method, path, body, headers, status, pattern", [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
 def test_a_bad_request_gets_its_status_and_one_chinese_line(app, method, path, body, headers, status, pattern):
     response = send(app, method, path, body, headers)
     assert response.status_code == status, response.text
@@ -138,9 +188,27 @@ def test_the_table_is_large_and_distinct():
 
 # --------------------------------------------------------------------------- texts a model must answer
 ADVERSARIAL_TEXTS = [
-    "", "   ", "\t\n\r", "\x00", "a\x00b", "\x01\x1f\x7f\x85", "😀😀😀", "👨‍👩‍👧‍👦🏳️‍🌈", "\u200b\u200d\ufeff",
-    "\u202e反向文本", "\u2028\u2029", "e\u0301" * 50, "\ufffe\uffff", "\U0010fffd\ue000", "好" * MAX_CHARS,
-    "很好" * 400 + "😀" * 1200, "<script>alert(1)</script>", "' OR 1=1 --", "%s%n{0}", "\\ud800", "NaN",
+    "",
+    "   ",
+    "\t\n\r",
+    "\x00",
+    "a\x00b",
+    "\x01\x1f\x7f\x85",
+    "😀😀😀",
+    "👨‍👩‍👧‍👦🏳️‍🌈",
+    "\u200b\u200d\ufeff",
+    "\u202e反向文本",
+    "\u2028\u2029",
+    "e\u0301" * 50,
+    "\ufffe\uffff",
+    "\U0010fffd\ue000",
+    "好" * MAX_CHARS,
+    "很好" * 400 + "😀" * 1200,
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%s%n{0}",
+    "\\ud800",
+    "NaN",
 ]
 
 
@@ -158,8 +226,9 @@ def test_adversarial_texts_are_answered_by_a_neural_model(app):
 
 def test_adversarial_texts_are_answered_by_a_baseline(reviews):
     part = reviews.sample(300, seed=5)
-    model = saving.BaselineModel(baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels),
-                                  {"kind": "tfidf-char"})
+    model = saving.BaselineModel(
+        baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels), {"kind": "tfidf-char"}
+    )
     check_answers(create_app(model), ADVERSARIAL_TEXTS)
 
 

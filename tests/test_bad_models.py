@@ -56,19 +56,23 @@ def keras_files(lstm_dir, tmp_path_factory):
 # --------------------------------------------------------------------------- ways to damage a directory
 def edit_json(name, change):
     """Damage `name` by `change(state)`, which edits the parsed JSON in place (what it returns is ignored)."""
+
     def damage(d, ctx):
         path = d / name
         state = json.loads(path.read_text(encoding="utf-8"))
         change(state)
         path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
     return damage
 
 
 def write(name, content):
     """Damage `name` by replacing it with `content` (bytes, or a function of the old bytes)."""
+
     def damage(d, ctx):
         path = d / name
         path.write_bytes(content(path.read_bytes()) if callable(content) else content)
+
     return damage
 
 
@@ -80,11 +84,13 @@ def directory_instead(name):
     def damage(d, ctx):
         (d / name).unlink()
         (d / name).mkdir()
+
     return damage
 
 
 def unreadable(name):
     """No read permission; root reads anything, so for root the refusal the kernel gives others is emulated."""
+
     def damage(d, ctx):
         target = d / name
         target.chmod(0)
@@ -97,6 +103,7 @@ def unreadable(name):
                 return real_open(self, *args, **kwargs)
 
             ctx.monkeypatch.setattr(Path, "open", guarded_open)
+
     return damage
 
 
@@ -106,6 +113,7 @@ def swap_keras(file_name):
 
 def rezip(member, change):
     """Rewrite model.keras with one archive member changed."""
+
     def damage(d, ctx):
         path = d / saving.MODEL_FILE
         with zipfile.ZipFile(path) as archive:
@@ -114,15 +122,18 @@ def rezip(member, change):
         with zipfile.ZipFile(path, "w") as archive:
             for name, data in contents.items():
                 archive.writestr(name, data)
+
     return damage
 
 
 def replace_layer(new: bytes):
     """Change the embedding layer's class in model.keras's config.json to `new`."""
+
     def change(old: bytes) -> bytes:
         embedding = b'"module": "keras.layers", "class_name": "Embedding"'
         assert embedding in old
         return old.replace(embedding, new)
+
     return change
 
 
@@ -141,6 +152,7 @@ def drop_field(name, field):
 def first_word_id(value):
     def change(state):
         state["vocabulary"][next(iter(state["vocabulary"]))] = value
+
     return change
 
 
@@ -154,18 +166,24 @@ def set_item(field, index, value):
 
 
 CONFIG, VOCAB, MODEL, TFIDF = saving.CONFIG_FILE, saving.VOCAB_FILE, saving.MODEL_FILE, "tfidf.json"
-NOT_UTF8 = (lambda old: old.replace(b'"lstm"', b'"lstm\xb2\xbb"', 1))  # 不 in GBK inside a string
-NOT_UTF8_WORDS = (lambda old: old.replace(b'"words": [', b'"words": ["\xc4\xe3",', 1))
+
+
+def not_utf8(old):  # 不 in GBK inside a string
+    return old.replace(b'"lstm"', b'"lstm\xb2\xbb"', 1)
+
+
+def not_utf8_words(old):
+    return old.replace(b'"words": [', b'"words": ["\xc4\xe3",', 1)
+
 
 # (case id, model, damage, file, field or None, what the problem must say)
 CASES = [
     # config.json
     ("config-a-list", "lstm", write(CONFIG, b'["llmcourse.model/1", "lstm"]'), CONFIG, None, "JSON 对象"),
-    ("config-not-utf8", "lstm", write(CONFIG, NOT_UTF8), CONFIG, None, "UTF-8"),
+    ("config-not-utf8", "lstm", write(CONFIG, not_utf8), CONFIG, None, "UTF-8"),
     ("config-truncated", "lstm", write(CONFIG, lambda old: old[: len(old) // 2]), CONFIG, None, "不是合法的 JSON"),
     ("config-nested-too-deep", "lstm", write(CONFIG, b"[" * 100_000), CONFIG, None, "嵌套太深"),
-    ("config-5000-digit-integer", "lstm", write(CONFIG, b'{"format": ' + b"1" * 5000 + b"}"), CONFIG, None,
-     "位数太多"),
+    ("config-5000-digit-integer", "lstm", write(CONFIG, b'{"format": ' + b"1" * 5000 + b"}"), CONFIG, None, "位数太多"),
     ("config-no-format", "lstm", drop_field(CONFIG, "format"), CONFIG, "format", "缺少"),
     ("config-wrong-format", "lstm", set_field(CONFIG, "format", "llmcourse.model/9"), CONFIG, "format", "应是"),
     ("config-unknown-kind", "lstm", set_field(CONFIG, "kind", "gpt"), CONFIG, "kind", "未知的模型种类"),
@@ -179,28 +197,50 @@ CASES = [
     ("max-len-a-string", "lstm", set_encoder("max_len", "48"), CONFIG, "encoder.max_len", "应是整数"),
     ("max-len-true", "lstm", set_encoder("max_len", True), CONFIG, "encoder.max_len", "布尔值"),
     ("stopwords-a-string", "lstm", set_encoder("stopwords", "的了"), CONFIG, "encoder.stopwords", "字符串列表"),
-    ("stopwords-a-number-inside", "lstm", set_encoder("stopwords", ["的", 3]), CONFIG, "encoder.stopwords",
-     "第 2 项"),
+    ("stopwords-a-number-inside", "lstm", set_encoder("stopwords", ["的", 3]), CONFIG, "encoder.stopwords", "第 2 项"),
     ("truncating-middle", "lstm", set_encoder("truncating", "middle"), CONFIG, "encoder.truncating", "'post'"),
     ("config-a-directory", "lstm", directory_instead(CONFIG), CONFIG, None, "目录"),
     ("config-unreadable", "lstm", unreadable(CONFIG), CONFIG, None, "没有读取权限"),
     # vocabulary.json
     ("vocabulary-truncated", "lstm", write(VOCAB, lambda old: old[: len(old) // 2]), VOCAB, None, "JSON"),
     ("vocabulary-a-list", "lstm", write(VOCAB, '["好", "差"]'.encode()), VOCAB, None, "JSON 对象"),
-    ("vocabulary-not-utf8", "lstm", write(VOCAB, NOT_UTF8_WORDS), VOCAB, None, "UTF-8"),
+    ("vocabulary-not-utf8", "lstm", write(VOCAB, not_utf8_words), VOCAB, None, "UTF-8"),
     ("vocabulary-no-format", "lstm", drop_field(VOCAB, "format"), VOCAB, "format", "缺少"),
-    ("vocabulary-duplicate-word", "lstm", edit_json(VOCAB, lambda s: s["words"].__setitem__(5, s["words"][3])),
-     VOCAB, "words", "重复"),
+    (
+        "vocabulary-duplicate-word",
+        "lstm",
+        edit_json(VOCAB, lambda s: s["words"].__setitem__(5, s["words"][3])),
+        VOCAB,
+        "words",
+        "重复",
+    ),
     ("vocabulary-words-abc", "lstm", set_field(VOCAB, "words", "abc"), VOCAB, "words", "字符串列表"),
     ("vocabulary-a-number-word", "lstm", edit_json(VOCAB, set_item("words", 0, -1)), VOCAB, "words", "第 1 项"),
-    ("vocabulary-special-token", "lstm", edit_json(VOCAB, set_item("words", 0, "<unk>")), VOCAB, "words",
-     "特殊符号"),
-    ("vocabulary-negative-count", "lstm", edit_json(VOCAB, lambda s: s["counts"].__setitem__(s["words"][0], -1)),
-     VOCAB, "counts", "非负整数"),
-    ("vocabulary-shrunk", "lstm", edit_json(VOCAB, lambda s: s["words"].__delitem__(slice(-10, None))), VOCAB,
-     "words", "词嵌入有"),
-    ("vocabulary-grown", "lstm", edit_json(VOCAB, lambda s: s["words"].extend(["新词甲", "新词乙"])), VOCAB, "words",
-     "词嵌入有"),
+    ("vocabulary-special-token", "lstm", edit_json(VOCAB, set_item("words", 0, "<unk>")), VOCAB, "words", "特殊符号"),
+    (
+        "vocabulary-negative-count",
+        "lstm",
+        edit_json(VOCAB, lambda s: s["counts"].__setitem__(s["words"][0], -1)),
+        VOCAB,
+        "counts",
+        "非负整数",
+    ),
+    (
+        "vocabulary-shrunk",
+        "lstm",
+        edit_json(VOCAB, lambda s: s["words"].__delitem__(slice(-10, None))),
+        VOCAB,
+        "words",
+        "词嵌入有",
+    ),
+    (
+        "vocabulary-grown",
+        "lstm",
+        edit_json(VOCAB, lambda s: s["words"].extend(["新词甲", "新词乙"])),
+        VOCAB,
+        "words",
+        "词嵌入有",
+    ),
     ("vocabulary-missing", "lstm", remove(VOCAB), VOCAB, None, "缺少这个文件"),
     ("vocabulary-unreadable", "lstm", unreadable(VOCAB), VOCAB, None, "没有读取权限"),
     # model.keras
@@ -214,10 +254,22 @@ CASES = [
     ("keras-wider-embedding", "lstm", swap_keras("wider.keras"), VOCAB, "words", "词嵌入有"),
     ("keras-config-not-json", "lstm", rezip("config.json", lambda old: b"{not json"), MODEL, None, "无法加载"),
     ("keras-weights-truncated", "lstm", rezip("model.weights.h5", lambda old: old[:100]), MODEL, None, "无法加载"),
-    ("keras-unknown-layer", "lstm", rezip("config.json", replace_layer(b'"class_name": "NotALayer"')), MODEL, None,
-     "无法加载"),
-    ("keras-os-system-as-a-layer", "lstm", rezip("config.json", replace_layer(b'"module": "os", "class_name": '
-                                                                              b'"system"')), MODEL, None, "无法加载"),
+    (
+        "keras-unknown-layer",
+        "lstm",
+        rezip("config.json", replace_layer(b'"class_name": "NotALayer"')),
+        MODEL,
+        None,
+        "无法加载",
+    ),
+    (
+        "keras-os-system-as-a-layer",
+        "lstm",
+        rezip("config.json", replace_layer(b'"module": "os", "class_name": "system"')),
+        MODEL,
+        None,
+        "无法加载",
+    ),
     # tfidf.json (and the baseline's config.json)
     ("tfidf-truncated", "tfidf", write(TFIDF, lambda old: old[: len(old) // 2]), TFIDF, None, "JSON"),
     ("tfidf-missing", "tfidf", remove(TFIDF), TFIDF, None, "缺少这个文件"),
@@ -237,11 +289,9 @@ CASES = [
     ("tfidf-idf-a-string", "tfidf", edit_json(TFIDF, set_item("idf", 2, "1.5")), TFIDF, "idf", "第 3 项"),
     ("tfidf-idf-zero", "tfidf", edit_json(TFIDF, set_item("idf", 1, 0)), TFIDF, "idf", "正数"),
     ("tfidf-coef-nan", "tfidf", edit_json(TFIDF, set_item("coef", 0, float("nan"))), TFIDF, "coef", "NaN"),
-    ("tfidf-coef-infinite", "tfidf", edit_json(TFIDF, set_item("coef", 4, float("inf"))), TFIDF, "coef",
-     "第 5 项"),
+    ("tfidf-coef-infinite", "tfidf", edit_json(TFIDF, set_item("coef", 4, float("inf"))), TFIDF, "coef", "第 5 项"),
     ("tfidf-coef-huge-integer", "tfidf", edit_json(TFIDF, set_item("coef", 0, 10**400)), TFIDF, "coef", "有限数"),
-    ("tfidf-coef-longer", "tfidf", edit_json(TFIDF, lambda s: s["coef"].append(0.5)), TFIDF, "coef",
-     "应有 \\d+ 个数"),
+    ("tfidf-coef-longer", "tfidf", edit_json(TFIDF, lambda s: s["coef"].append(0.5)), TFIDF, "coef", "应有 \\d+ 个数"),
     ("tfidf-intercept-a-list", "tfidf", set_field(TFIDF, "intercept", [0.1]), TFIDF, "intercept", "应是数"),
     ("tfidf-intercept-missing", "tfidf", drop_field(TFIDF, "intercept"), TFIDF, "intercept", "缺少"),
     ("tfidf-intercept-nan", "tfidf", set_field(TFIDF, "intercept", float("nan")), TFIDF, "intercept", "nan"),
@@ -291,8 +341,15 @@ def test_a_damaged_model_directory_is_refused_naming_file_and_field(case, damage
     assert info.value.path.endswith(file) and info.value.field == field
 
 
-CLI_CASES = ["config-a-list", "max-len-1e9", "vocabulary-words-abc", "keras-truncated", "keras-unsafe-lambda",
-             "tfidf-intercept-a-list", "tfidf-coef-nan"]
+CLI_CASES = [
+    "config-a-list",
+    "max-len-1e9",
+    "vocabulary-words-abc",
+    "keras-truncated",
+    "keras-unsafe-lambda",
+    "tfidf-intercept-a-list",
+    "tfidf-coef-nan",
+]
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
@@ -318,7 +375,8 @@ def field_replaced(state: dict, nested: str | None = None):
     """The saved state with one of its fields (or of state[nested]'s fields) replaced by a random JSON value."""
     inner = state if nested is None else state[nested]
     return st.tuples(st.sampled_from(sorted(inner)), JSON_VALUES).map(
-        lambda kv: {**state, kv[0]: kv[1]} if nested is None else {**state, nested: {**inner, kv[0]: kv[1]}})
+        lambda kv: {**state, kv[0]: kv[1]} if nested is None else {**state, nested: {**inner, kv[0]: kv[1]}}
+    )
 
 
 @pytest.fixture(scope="module")

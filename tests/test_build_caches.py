@@ -37,12 +37,20 @@ def touch(path: Path, text: str = "") -> Path:
 @needs_make
 def test_clean_cache_removes_caches_and_build_records(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
-    removed = ["_build/.jupyter_cache/global.db", "_build/.doctrees/environment.pickle", "_build/.package-stamp",
-               "_build/quick/.package-stamp",
-               "_build/quick/_build/.jupyter_cache/global.db", "_build/quick/_build/.doctrees/environment.pickle",
-               "_build/.student-work/_build/.doctrees/environment.pickle"]
-    kept = ["_build/html/index.html", "_build/jupyter_execute/notebooks/01_background.ipynb",
-            "_build/quick/_build/html/index.html"]
+    removed = [
+        "_build/.jupyter_cache/global.db",
+        "_build/.doctrees/environment.pickle",
+        "_build/.package-stamp",
+        "_build/quick/.package-stamp",
+        "_build/quick/_build/.jupyter_cache/global.db",
+        "_build/quick/_build/.doctrees/environment.pickle",
+        "_build/.student-work/_build/.doctrees/environment.pickle",
+    ]
+    kept = [
+        "_build/html/index.html",
+        "_build/jupyter_execute/notebooks/01_background.ipynb",
+        "_build/quick/_build/html/index.html",
+    ]
     for name in removed + kept:
         touch(tmp_path / name)
     own_cache = touch(tmp_path / "own-cache" / "segments" / "entry")
@@ -74,7 +82,9 @@ def test_builds_check_their_saved_state_first():
 # ---------------------------------------------------------------- tools/build_state.py on a fake build folder
 
 
-NOTEBOOK_PAGE = "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n  name: python3\n---\n\n# P\n"
+NOTEBOOK_PAGE = (
+    "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n  name: python3\n---\n\n# P\n"
+)
 
 
 @pytest.fixture
@@ -98,8 +108,9 @@ def test_notebook_pages_are_those_myst_nb_executes(book):
     root, _ = book
     touch(root / "kernel_only.md", "---\nkernelspec:\n  name: python3\n---\n# K\n")
     assert build_state.toc_pages(root) == ["intro", "notebooks/ch1", "page"]
-    assert [p for p in ("intro", "notebooks/ch1", "page", "kernel_only", "missing") if build_state.is_notebook_page(root, p)] \
-        == ["notebooks/ch1", "page"]
+    assert [
+        p for p in ("intro", "notebooks/ch1", "page", "kernel_only", "missing") if build_state.is_notebook_page(root, p)
+    ] == ["notebooks/ch1", "page"]
 
 
 def test_a_complete_build_is_left_alone(book):
@@ -124,6 +135,31 @@ def test_new_benchmark_results_reset_the_saved_state(book):
     touch(root / "benchmarks" / "results" / "speed.json", "{}")
     os.utime(build / ".doctrees" / "environment.pickle", (time.time() - 30, time.time() - 30))
     assert build_state.stale_reasons(build, root) == ["benchmarks/results 中有比上次构建更新的文件"]
+
+
+def test_another_seed_empties_the_execution_cache(book):
+    root, build = book
+    assert build_state.reset_if_run_changed(build, "LLMCOURSE_SEED=42") is False, "first build: nothing to compare"
+    assert (build / ".jupyter_cache" / "global.db").exists() and (build / ".doctrees").exists()
+    assert build_state.reset_if_run_changed(build, "LLMCOURSE_SEED=42") is False
+    assert build_state.reset_if_run_changed(build, "LLMCOURSE_SEED=7") is True
+    assert not (build / ".jupyter_cache").exists() and not (build / ".doctrees").exists()
+    assert (build / build_state.RUN_RECORD).read_text(encoding="utf-8").strip() == "LLMCOURSE_SEED=7"
+
+
+def test_the_run_key_follows_the_environment(monkeypatch):
+    monkeypatch.delenv("LLMCOURSE_SEED", raising=False)
+    assert build_state.run_key() == "LLMCOURSE_SEED=42"
+    monkeypatch.setenv("LLMCOURSE_SEED", "7")
+    assert build_state.run_key() == "LLMCOURSE_SEED=7"
+
+
+def test_a_bad_seed_stops_before_the_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LLMCOURSE_SEED", "seven")
+    assert build_state.main([str(tmp_path / "_build")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("错误：环境变量 LLMCOURSE_SEED='seven' 无效") and "\n" not in err
+    assert not (tmp_path / "_build").exists()
 
 
 def test_another_cache_can_be_named(book):
@@ -163,8 +199,12 @@ def test_a_real_build_after_deleting_parts(tmp_path):
     def build_book() -> int:
         """Build as `make book` does; returns how many notebooks were executed."""
         build_state.reset_if_stale(build, src)
-        done = subprocess.run([str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out)],
-                              capture_output=True, text=True, cwd=tmp_path)
+        done = subprocess.run(
+            [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout.count("Executing notebook")
 

@@ -93,8 +93,7 @@ def test_the_fingerprint_follows_the_import_graph():
 
 def copy_package(tmp_path: Path) -> Path:
     """A copy of the package to edit, importable through PYTHONPATH ahead of the installed one."""
-    shutil.copytree(ROOT / "llmcourse", tmp_path / "src" / "llmcourse",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "llmcourse", tmp_path / "src" / "llmcourse", ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path / "src"
 
 
@@ -116,8 +115,14 @@ def test_a_changed_metric_is_never_served_from_an_old_entry(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(src), LLMCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3")
 
     def run() -> str:
-        out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT % str(src)], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, "-c", TRAIN_SCRIPT % str(src)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         return out.stdout.split()[-1]
 

@@ -180,8 +180,10 @@ def test_word_label_table_orders_and_shares():
 def test_negation_accuracy_and_probe_tables():
     probe_labels = [label for _, label in text.NEGATION_PROBES]
     perfect = np.array(probe_labels, dtype=float)
-    results = {"全对": (0.9, np.array([0.9, 0.1]), perfect, 1.0),
-               "全猜正面": (0.5, np.array([0.9, 0.9]), np.ones(len(perfect)), 2.0)}
+    results = {
+        "全对": (0.9, np.array([0.9, 0.1]), perfect, 1.0),
+        "全猜正面": (0.5, np.array([0.9, 0.9]), np.ones(len(perfect)), 2.0),
+    }
     table = text.negation_accuracy_table(results, [1, 0], [True, False], probe_labels)
     assert list(table["测试集"]) == [1.0, 0.5]
     assert table.iloc[1]["探针句：正面 18 条"] == 1.0 and table.iloc[1]["探针句：负面 18 条"] == 0.0

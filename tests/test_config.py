@@ -3,7 +3,7 @@ import platform
 import numpy as np
 import pytest
 
-from llmcourse import config, saving
+from llmcourse import config, data, saving
 
 
 def test_default_profile_is_full(monkeypatch):
@@ -38,3 +38,28 @@ def test_check_versions_compares_versions_not_strings():
     assert list(table["结果"]) == ["通过", "有问题", "有问题"]
     assert list(table["要求"]) == [f">={np.__version__}", "<3", "已安装"]
     assert not saving._satisfies("2.9", ">=2.16")  # as strings, "2.9" > "2.16"
+
+
+def test_the_book_seed_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(config.SEED_ENV, raising=False)
+    assert config.resolve_seed() == 42
+    monkeypatch.setenv(config.SEED_ENV, " 7 ")
+    assert config.resolve_seed() == 7
+    assert config.resolve_seed(3) == 3  # an explicit seed wins
+
+
+def test_the_book_seed_changes_the_split(monkeypatch):
+    reviews = data.load_reviews().sample(400, seed=1)
+    monkeypatch.setenv(config.SEED_ENV, "42")
+    under_42 = data.split_dataset(reviews).test.texts
+    monkeypatch.setenv(config.SEED_ENV, "7")
+    under_7 = data.split_dataset(reviews).test.texts
+    assert under_42 != under_7 and len(under_42) == len(under_7)
+    assert data.split_dataset(reviews, seed=7).test.texts == under_7
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "4294967296", "1.5"])
+def test_a_bad_book_seed_is_refused(monkeypatch, value):
+    monkeypatch.setenv(config.SEED_ENV, value)
+    with pytest.raises(ValueError, match="LLMCOURSE_SEED"):
+        config.resolve_seed()

@@ -20,7 +20,10 @@ def test_report_counts_match_the_corpus(reviews):
     assert r.total == len(reviews) == 17361
     # every line is accounted for: kept + duplicates + conflicting copies + blank
     for label in (POSITIVE, NEGATIVE):
-        assert r.final[label] + r.duplicates_removed[label] + r.conflicts_dropped + r.blank_lines[label] == r.raw_lines[label]
+        assert (
+            r.final[label] + r.duplicates_removed[label] + r.conflicts_dropped + r.blank_lines[label]
+            == r.raw_lines[label]
+        )
 
 
 def test_report_prints_readably(reviews):
@@ -105,8 +108,11 @@ def test_gbk_file_is_detected(tmp_path):
 def test_tsv_and_jsonl(tmp_path):
     tsv = write(tmp_path / "r.tsv", "label\ttext\n1\t好, 很好\n0\t不好\n")
     assert data.read_labeled_file(tsv).texts == ["好, 很好", "不好"]
-    lines = [json.dumps({"text": "喜欢", "label": 1}, ensure_ascii=False), "",
-             json.dumps({"text": "讨厌", "label": "neg"}, ensure_ascii=False)]
+    lines = [
+        json.dumps({"text": "喜欢", "label": 1}, ensure_ascii=False),
+        "",
+        json.dumps({"text": "讨厌", "label": "neg"}, ensure_ascii=False),
+    ]
     jl = write(tmp_path / "r.jsonl", "\n".join(lines) + "\n")
     ds = data.read_labeled_file(jl)
     assert ds.labels == [1, 0] and ds.report.blank_lines_skipped == 1

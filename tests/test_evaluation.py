@@ -25,19 +25,31 @@ def test_accuracy_stderr_is_the_binomial_one():
 
 
 def test_pretraining_table_has_one_row_per_epoch():
-    record = types.SimpleNamespace(loss={"forward": [5.12345, 4.5], "backward": [5.5, 4.9]},
-                                   heldout_perplexity={"forward": [300.04, 250.0], "backward": [320.0, 260.0]},
-                                   epoch_seconds=[20.4, 19.6])
+    record = types.SimpleNamespace(
+        loss={"forward": [5.12345, 4.5], "backward": [5.5, 4.9]},
+        heldout_perplexity={"forward": [300.04, 250.0], "backward": [320.0, 260.0]},
+        epoch_seconds=[20.4, 19.6],
+    )
     table = evaluation.pretraining_table(record)
     assert list(table["预训练轮次"]) == [1, 2] and list(table["秒"]) == [20, 20]
     assert table.loc[0, "前向损失（采样）"] == 5.123 and table.loc[0, "前向困惑度（验证评论）"] == 300.0
 
 
 def test_parameter_table_splits_off_the_embedding():
-    run = types.SimpleNamespace(name="LSTM", parameters=1500, epoch_seconds=[2.0, 3.0],
-                                model=types.SimpleNamespace(config={"training": {"best_epoch": 1}}))
+    run = types.SimpleNamespace(
+        name="LSTM",
+        parameters=1500,
+        epoch_seconds=[2.0, 3.0],
+        model=types.SimpleNamespace(config={"training": {"best_epoch": 1}}),
+    )
     row = evaluation.parameter_table([run], embedding_parameters=1000).iloc[0]
-    assert (row["嵌入层参数"], row["其余参数"], row["每轮秒数"], row["训练轮数"], row["最好的一轮"]) == (1000, 500, 2.5, 2, 1)
+    assert (row["嵌入层参数"], row["其余参数"], row["每轮秒数"], row["训练轮数"], row["最好的一轮"]) == (
+        1000,
+        500,
+        2.5,
+        2,
+        1,
+    )
 
 
 def test_reasons_are_matched_by_prefix():
@@ -49,7 +61,9 @@ def test_most_confident_orders_and_shortens():
     texts = ["好" * 100, "差", "一般"]
     top = evaluation.most_confident(texts, [1, 0, 1], [0.99, 0.01, 0.6], k=2, max_chars=10)
     assert list(top["正面概率"]) == [0.99, 0.6] and top.loc[0, "评论"] == "好" * 9 + "…"
-    assert evaluation.most_confident(texts, [1, 0, 1], [0.99, 0.01, 0.6], k=1, positive=False).loc[0, "真实类别"] == "负面"
+    assert (
+        evaluation.most_confident(texts, [1, 0, 1], [0.99, 0.01, 0.6], k=1, positive=False).loc[0, "真实类别"] == "负面"
+    )
 
 
 def test_simulated_days_follow_the_plan_without_reuse():
@@ -78,7 +92,9 @@ class _Fixed:
 
 def test_daily_negative_shares_counts_and_adjusts():
     texts, labels = ["差", "好", "差", "好"], np.array([0, 1, 0, 1])
-    table = evaluation.daily_negative_shares(_Fixed(), texts, labels, [np.array([0, 1]), np.array([2, 3])], t=0.9, f=0.1)
+    table = evaluation.daily_negative_shares(
+        _Fixed(), texts, labels, [np.array([0, 1]), np.array([2, 3])], t=0.9, f=0.1
+    )
     assert list(table["天"]) == [1, 2] and list(table["分类计数"]) == [0.5, 0.5]
     assert list(table["校正后"]) == [0.5, 0.5] and list(table["真实负面比例"]) == [0.5, 0.5]
     unadjusted = evaluation.daily_negative_shares(_Fixed(), texts, labels, [np.array([0, 0, 1])], t=0.5, f=0.48)

@@ -62,7 +62,7 @@ def test_checked_exercises_exist_in_the_notebooks():
 
 def student_ch1(reviews, compare=lambda lengths: lengths > 200):
     share_by_label = {}
-    for label, name in data.LABEL_NAMES.items():
+    for label in data.LABEL_NAMES:
         lengths = np.array([len(t) for t, lab in zip(reviews.texts, reviews.labels) if lab == label])
         share_by_label[label] = (compare(lengths)).mean()
     return share_by_label
@@ -139,8 +139,9 @@ def ch3_tokens():
     import jieba
 
     stopwords = text.load_stopwords()
-    return [text.remove_stopwords(jieba.lcut(text.normalize_text(r)), stopwords)
-            for r in data.load_reviews().texts[:2000]]
+    return [
+        text.remove_stopwords(jieba.lcut(text.normalize_text(r)), stopwords) for r in data.load_reviews().texts[:2000]
+    ]
 
 
 def test_ch3_accepts_the_solution(ch3_tokens):

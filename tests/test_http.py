@@ -37,8 +37,22 @@ def server(model_dir, tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("http-log") / "serve.log").open("w+", encoding="utf-8")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    cmd = [sys.executable, "-m", "llmcourse", "serve", "--model", str(directory), "--host", "127.0.0.1",
-           "--port", str(port), "--max-texts", "64", "--max-chars", "2000"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmcourse",
+        "serve",
+        "--model",
+        str(directory),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-texts",
+        "64",
+        "--max-chars",
+        "2000",
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,8 +92,7 @@ def assert_same_predictions(got: list[dict], expected: list[dict]):
     assert [g["text"] for g in got] == [e["text"] for e in expected]
     assert [g["label"] for g in got] == [e["label"] for e in expected]
     assert [g["label_name"] for g in got] == [e["label_name"] for e in expected]
-    np.testing.assert_allclose([g["probability"] for g in got], [e["probability"] for e in expected],
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose([g["probability"] for g in got], [e["probability"] for e in expected], rtol=0, atol=1e-5)
 
 
 def test_predict_matches_the_loaded_model(service, model_dir, edge_cases):
@@ -111,8 +124,11 @@ def test_openapi_describes_the_endpoints_in_chinese(service):
 
 
 BAD_REQUESTS = {
-    "bad JSON": (dict(content=b'{"texts": ["\xe5\xa5\xbd",', headers={"content-type": "application/json"}),
-                 400, "JSON"),
+    "bad JSON": (
+        dict(content=b'{"texts": ["\xe5\xa5\xbd",', headers={"content-type": "application/json"}),
+        400,
+        "JSON",
+    ),
     "texts is a string": (dict(json={"texts": "很好"}), 422, "字符串列表"),
     "a number in texts": (dict(json={"texts": ["很好", 3]}), 422, "texts[1] 不是字符串"),
     "body is a list": (dict(json=["很好"]), 422, "JSON 对象"),
@@ -121,8 +137,11 @@ BAD_REQUESTS = {
     "too many texts": (dict(json={"texts": ["好"] * 65}), 413, "最多预测 64 条"),
     "text too long": (dict(json={"texts": ["好", "好" * 2001]}), 413, "2000 个字符"),
     "not JSON": (dict(content="很好".encode(), headers={"content-type": "text/plain"}), 415, "application/json"),
-    "lone surrogate": (dict(content=rb'{"texts": ["\ud800"]}', headers={"content-type": "application/json"}),
-                       422, "texts[0]"),
+    "lone surrogate": (
+        dict(content=rb'{"texts": ["\ud800"]}', headers={"content-type": "application/json"}),
+        422,
+        "texts[0]",
+    ),
 }
 
 
@@ -182,8 +201,10 @@ def test_a_chunked_48_mb_body_is_refused_while_it_is_read(server):
         done.set()
         sampler.join()
     seconds, after = time.monotonic() - started, resident_mib(proc.pid)
-    print(f"\nchunked {count * len(chunk) / 2**20:.0f} MiB in {seconds:.1f} s: server VmRSS {before:.0f} MiB before, "
-          f"{peak:.0f} MiB at most while reading, {after:.0f} MiB after")
+    print(
+        f"\nchunked {count * len(chunk) / 2**20:.0f} MiB in {seconds:.1f} s: server VmRSS {before:.0f} MiB before, "
+        f"{peak:.0f} MiB at most while reading, {after:.0f} MiB after"
+    )
     assert response.request.headers.get("transfer-encoding") == "chunked"  # no Content-Length to refuse it by
     assert response.status_code == 413, response.text
     assert max(peak, after) - before < 50, (before, peak, after)
@@ -213,8 +234,13 @@ def test_concurrent_requests_get_their_own_answers(service, model_dir):
 
 def test_serve_refuses_a_missing_model_directory(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-m", "llmcourse", "serve", "--model", str(tmp_path / "none"),
-                          "--port", str(free_port())], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "llmcourse", "serve", "--model", str(tmp_path / "none"), "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "找不到模型目录" in out.stderr
     assert "Traceback" not in out.stderr
@@ -226,25 +252,33 @@ def test_serve_refuses_a_busy_port(model_dir):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "llmcourse", "serve", "--model", str(model_dir[0]),
-                              "--port", str(port)], capture_output=True, text=True, env=env, timeout=180)
+        out = subprocess.run(
+            [sys.executable, "-m", "llmcourse", "serve", "--model", str(model_dir[0]), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
     assert out.returncode == 2 and "无法在 127.0.0.1" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_create_app_serves_a_baseline_in_process(reviews):
     """create_app works for any model with predict(); limits come from its arguments."""
     part = reviews.sample(300, seed=5)
-    model = saving.BaselineModel(baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels),
-                                  {"kind": "tfidf-char"})
+    model = saving.BaselineModel(
+        baselines.TfidfClassifier("tfidf-char").fit(part.texts, part.labels), {"kind": "tfidf-char"}
+    )
     app = create_app(model, max_texts=2, max_chars=10)
 
     async def calls():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return (await client.post("/predict", json={"texts": ["很好", "太差了"]}),
-                    await client.post("/predict", json={"texts": ["a", "b", "c"]}),
-                    await client.post("/predict", json={"texts": ["好" * 11]}),
-                    await client.get("/health"))
+            return (
+                await client.post("/predict", json={"texts": ["很好", "太差了"]}),
+                await client.post("/predict", json={"texts": ["a", "b", "c"]}),
+                await client.post("/predict", json={"texts": ["好" * 11]}),
+                await client.get("/health"),
+            )
 
     ok, too_many, too_long, health = asyncio.run(calls())
     assert ok.status_code == 200 and ok.json()["model"] == "tfidf-char"

@@ -18,19 +18,31 @@ PACKAGE = ROOT / "llmcourse"
 
 # Each module may import only modules of a strictly lower layer (see llmcourse/__init__.py).
 LAYERS = {
-    "llmcourse": 0, "llmcourse.config": 0, "llmcourse.errors": 0,
-    "llmcourse.cache": 1, "llmcourse.registry": 1,
+    "llmcourse": 0,
+    "llmcourse.config": 0,
+    "llmcourse.errors": 0,
+    "llmcourse.cache": 1,
+    "llmcourse.registry": 1,
     "llmcourse.data": 2,
     "llmcourse.text": 3,
-    "llmcourse.vectors": 4, "llmcourse.ngram": 4,
-    "llmcourse.reference": 5, "llmcourse.models": 5, "llmcourse.baselines": 5,
+    "llmcourse.vectors": 4,
+    "llmcourse.ngram": 4,
+    "llmcourse.reference": 5,
+    "llmcourse.models": 5,
+    "llmcourse.baselines": 5,
     "llmcourse.training": 6,
-    "llmcourse.pretraining": 7, "llmcourse.lm": 7,
-    "llmcourse.evaluation": 8, "llmcourse.plotting": 8,
+    "llmcourse.pretraining": 7,
+    "llmcourse.lm": 7,
+    "llmcourse.evaluation": 8,
+    "llmcourse.plotting": 8,
     "llmcourse.saving": 9,
-    "llmcourse.pipeline": 10, "llmcourse.exercises": 10,
-    # the deployment room, above the core
-    "llmcourse.deploy": 11, "llmcourse.deploy.service": 11, "llmcourse.deploy.export": 11,
+    "llmcourse.pipeline": 10,
+    "llmcourse.exercises": 10,
+    # the rooms above the core: the book's prose tools, and deployment
+    "llmcourse.book": 11,
+    "llmcourse.deploy": 11,
+    "llmcourse.deploy.service": 11,
+    "llmcourse.deploy.export": 11,
     "llmcourse.deploy.cli": 12,
     "llmcourse.__main__": 13,  # `python -m llmcourse` runs the command line
 }
@@ -80,8 +92,10 @@ def test_course_tooling_is_outside_the_package():
 
 def test_importing_the_core_does_not_import_fastapi():
     core = [m for m in MODULES if layer(m) < DEPLOY_LAYER]
-    code = (f"import importlib, sys\nfor m in {core!r}: importlib.import_module(m)\n"
-            "print(sorted(d for d in {'fastapi', 'uvicorn', 'starlette'} if d in sys.modules))")
+    code = (
+        f"import importlib, sys\nfor m in {core!r}: importlib.import_module(m)\n"
+        "print(sorted(d for d in {'fastapi', 'uvicorn', 'starlette'} if d in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -97,9 +111,12 @@ def test_the_layout_check_can_fail(tmp_path):
 
 def long_functions(path: Path) -> list[tuple[str, int]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(tree)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))

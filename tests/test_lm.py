@@ -153,8 +153,10 @@ def test_chapter_6_figures_draw_without_missing_glyphs():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for ax in (plotting.plot_probability_histogram([0.1, 0.8, 0.9, 0.4], [0, 1, 1, 0]),
-                   plotting.plot_daily_share({"模型估计": [0.3, 0.6], "真实": [0.32, 0.58]}, alarm=0.5),
-                   plotting.plot_perplexity_curve([80.0, 60.0, 50.0], {"4 元语法": 53.6})):
+        for ax in (
+            plotting.plot_probability_histogram([0.1, 0.8, 0.9, 0.4], [0, 1, 1, 0]),
+            plotting.plot_daily_share({"模型估计": [0.3, 0.6], "真实": [0.32, 0.58]}, alarm=0.5),
+            plotting.plot_perplexity_curve([80.0, 60.0, 50.0], {"4 元语法": 53.6}),
+        ):
             ax.figure.canvas.draw()
     plt.close("all")

@@ -15,8 +15,16 @@ from llmcourse import config, models, pipeline, reference, registry, training
 @pytest.fixture(scope="module")
 def prepared(reviews):
     """About 1,200 real reviews, segmented, with Word2Vec embeddings (quick-sized model)."""
-    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=1200, max_len=64, epochs=2,
-                                extra_w2v_sentences=200, batch_size=16, embedding_dim=64, hidden_units=32)
+    sizes = dataclasses.replace(
+        config.sizes("quick"),
+        max_reviews=1200,
+        max_len=64,
+        epochs=2,
+        extra_w2v_sentences=200,
+        batch_size=16,
+        embedding_dim=64,
+        hidden_units=32,
+    )
     return pipeline.prepare(reviews, sizes, seed=3, progress=False)
 
 
@@ -73,7 +81,7 @@ def test_length_grouped_batches_cover_every_row_once():
 def test_dataset_pads_each_batch_to_its_longest_row(prepared):
     ds = training.make_dataset(prepared.x["train"], prepared.y["train"], batch_size=32)
     widths = []
-    for x, y in ds:
+    for x, _y in ds:
         lengths = (x.numpy() != 0).sum(axis=1)
         assert x.shape[1] == lengths.max()  # no all-padding column
         widths.append(x.shape[1])
@@ -91,7 +99,7 @@ def test_dataset_runs_without_autotuning_and_keeps_its_batches(prepared):
     tuned_options.autotune.enabled = True
     tuned = dataset().with_options(tuned_options)
     assert tuned.options().autotune.enabled is True
-    for epoch in range(2):  # the same seeded batches either way, a new order each epoch
+    for _epoch in range(2):  # the same seeded batches either way, a new order each epoch
         for (xa, ya), (xb, yb) in zip(plain, tuned, strict=True):
             np.testing.assert_array_equal(xa.numpy(), xb.numpy())
             np.testing.assert_array_equal(ya.numpy(), yb.numpy())
@@ -106,8 +114,9 @@ def test_lstm_trained_on_1000_reviews_beats_chance(prepared):
 
 
 def test_gradient_tape_loop_agrees_with_fit(prepared):
-    build = models.builder("lstm", vocab_size=len(prepared.vocab), embedding=prepared.embedding,
-                           hidden_units=8, dropout=0.2)
+    build = models.builder(
+        "lstm", vocab_size=len(prepared.vocab), embedding=prepared.embedding, hidden_units=8, dropout=0.2
+    )
     args = (prepared.x["train"], prepared.y["train"], prepared.x["val"], prepared.y["val"])
     common = dict(epochs=2, patience=5, seed=5, learning_rate=5e-3, batch_size=16)
     fit = training.train_keras(build, *args, verbose=0, **common)
@@ -120,16 +129,18 @@ def test_gradient_tape_loop_agrees_with_fit(prepared):
 def test_probabilities_are_the_one_sigmoid_of_the_logits(prepared):
     model = models.build_classifier("mean", len(prepared.vocab), prepared.embedding, hidden_units=4)
     x = prepared.x["test"][:20]
-    np.testing.assert_array_equal(training.predict_proba(model, x),
-                                  reference.sigmoid(training.predict_logits(model, x)))
+    np.testing.assert_array_equal(
+        training.predict_proba(model, x), reference.sigmoid(training.predict_logits(model, x))
+    )
 
 
 def test_custom_loop_stops_early_and_keeps_the_best_epoch(prepared):
     """patience=1: stop after the first epoch without a better validation accuracy, holding the best weights."""
     build = models.builder("mean", vocab_size=len(prepared.vocab), embedding=prepared.embedding, hidden_units=4)
     args = (prepared.x["train"], prepared.y["train"], prepared.x["val"], prepared.y["val"])
-    run = training.train_custom_loop(build, *args, epochs=6, patience=1, seed=1, learning_rate=0.05,
-                                     batch_size=64, verbose=False)
+    run = training.train_custom_loop(
+        build, *args, epochs=6, patience=1, seed=1, learning_rate=0.05, batch_size=64, verbose=False
+    )
     val = run.history["val_accuracy"]
     assert list(run.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     assert len(run.epoch_seconds) == len(val) and run.best_epoch == int(np.argmax(val)) + 1
@@ -140,8 +151,10 @@ def test_custom_loop_stops_early_and_keeps_the_best_epoch(prepared):
 
 
 def test_ensemble_logit_is_the_mean_of_its_members(prepared):
-    members = [models.build_classifier("lstm", len(prepared.vocab), prepared.embedding, hidden_units=8, pooling="mean")
-               for _ in range(3)]
+    members = [
+        models.build_classifier("lstm", len(prepared.vocab), prepared.embedding, hidden_units=8, pooling="mean")
+        for _ in range(3)
+    ]
     ensemble = models.build_ensemble(members)
     x = prepared.x["test"][:32]
     want = np.mean([training.predict_logits(m, x) for m in members], axis=0)

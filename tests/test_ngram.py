@@ -128,8 +128,13 @@ def test_chapter2_figures_draw_without_missing_glyphs():
     from llmcourse import plotting
 
     nodes = ["数据：收集、清洗", "预训练", "算力（GPU）", "评估", "应用"]
-    edges = [(nodes[0], nodes[1]), (nodes[2], nodes[1]), (nodes[1], nodes[3]), (nodes[3], nodes[4]),
-             (nodes[4], nodes[0], "用户反馈")]
+    edges = [
+        (nodes[0], nodes[1]),
+        (nodes[2], nodes[1]),
+        (nodes[1], nodes[3]),
+        (nodes[3], nodes[4]),
+        (nodes[4], nodes[0], "用户反馈"),
+    ]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a missing glyph would raise here

@@ -26,8 +26,9 @@ FIGURES = [
     lambda: plotting.plot_label_counts({"正面": 8330, "负面": 9031}),
     lambda: plotting.plot_length_histogram({"正面": [3, 30, 50, 120], "负面": [5, 20, 80, 300]}),
     lambda: plotting.plot_embedding_2d(["喜欢", "讨厌"], np.array([[0, 1], [1, -1]]), ["正", "负"]),
-    lambda: plotting.plot_learning_curves({"loss": [0.6, 0.4], "val_loss": [0.5, 0.45],
-                                           "accuracy": [0.7, 0.8], "val_accuracy": [0.74, 0.8]}),
+    lambda: plotting.plot_learning_curves(
+        {"loss": [0.6, 0.4], "val_loss": [0.5, 0.45], "accuracy": [0.7, 0.8], "val_accuracy": [0.74, 0.8]}
+    ),
     lambda: plotting.plot_confusion_matrix(np.array([[800, 100], [90, 700]])),
     lambda: plotting.plot_roc_curves({"逻辑回归": (np.array([0, 0.2, 1]), np.array([0, 0.9, 1]), 0.9)}),
 ]
@@ -79,8 +80,9 @@ def test_gradient_ratio_and_probability_tables():
 
 
 def test_contribution_table_adds_the_shares_to_the_bias():
-    table = plotting.contribution_table({"我喜欢": [("我", 0.25), ("喜欢", 0.5)], "我不喜欢": [("我", 0.25), ("不", -1.0),
-                                                                                  ("喜欢", -0.5)]}, bias=-0.75)
+    table = plotting.contribution_table(
+        {"我喜欢": [("我", 0.25), ("喜欢", 0.5)], "我不喜欢": [("我", 0.25), ("不", -1.0), ("喜欢", -0.5)]}, bias=-0.75
+    )
     assert table.columns.tolist() == ["句子", "每个词读完后的贡献", "偏置 b", "logit", "概率"]
     assert table["每个词读完后的贡献"][0] == "我（+0.250）　喜欢（+0.500）"
     assert table["logit"].tolist() == [0.0, -2.0]
@@ -99,11 +101,18 @@ def test_recurrent_table_counts_the_recurrent_layer_only():
 
     def run(kind, layer, accuracy):
         model = keras.Sequential([keras.Input((None, 3)), layer, keras.layers.Dense(1, name="logit")])
-        return SimpleNamespace(kind=kind, model=SimpleNamespace(model=model), train_seconds=12.4,
-                               val=SimpleNamespace(accuracy=accuracy), test=SimpleNamespace(accuracy=accuracy - 0.1))
+        return SimpleNamespace(
+            kind=kind,
+            model=SimpleNamespace(model=model),
+            train_seconds=12.4,
+            val=SimpleNamespace(accuracy=accuracy),
+            test=SimpleNamespace(accuracy=accuracy - 0.1),
+        )
 
-    runs = {"简单 RNN": run("rnn", keras.layers.SimpleRNN(2, name="simple_rnn"), 0.7),
-            "LSTM": run("lstm", keras.layers.LSTM(2, name="lstm"), 0.8)}
+    runs = {
+        "简单 RNN": run("rnn", keras.layers.SimpleRNN(2, name="simple_rnn"), 0.7),
+        "LSTM": run("lstm", keras.layers.LSTM(2, name="lstm"), 0.8),
+    }
     table = plotting.recurrent_table(runs)
     assert table.columns.tolist() == ["循环层", "循环层参数", "验证集准确率", "测试集准确率", "训练秒数"]
     assert table["循环层参数"].tolist() == [2 * (3 + 2 + 1), 4 * 2 * (3 + 2 + 1)]  # n(d+n+1) 与 4n(d+n+1)，不含 Dense
@@ -111,4 +120,3 @@ def test_recurrent_table_counts_the_recurrent_layer_only():
     assert table["测试集准确率"].tolist() == pytest.approx([0.6, 0.7])
     html = plotting.show_table(table).to_html()
     assert "0.800" in html and ">12<" in html
-

@@ -11,16 +11,32 @@ from llmcourse import config, models, pipeline, pretraining, saving
 @pytest.fixture(scope="module")
 def prepared(reviews):
     """About 1,000 real reviews, segmented, with Word2Vec embeddings (small model sizes)."""
-    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=1000, max_len=64, epochs=2,
-                                extra_w2v_sentences=200, batch_size=16, embedding_dim=32, hidden_units=16)
+    sizes = dataclasses.replace(
+        config.sizes("quick"),
+        max_reviews=1000,
+        max_len=64,
+        epochs=2,
+        extra_w2v_sentences=200,
+        batch_size=16,
+        embedding_dim=32,
+        hidden_units=16,
+    )
     return pipeline.prepare(reviews, sizes, seed=5, progress=False)
 
 
 @pytest.fixture(scope="module")
 def encoder(prepared):
-    return pretraining.pretrain_encoder(prepared.x["train"], prepared.embedding, "bilstm", hidden_units=16,
-                                        epochs=3, batch_size=16, heldout_ids=prepared.x["val"], seed=5,
-                                        verbose=False)
+    return pretraining.pretrain_encoder(
+        prepared.x["train"],
+        prepared.embedding,
+        "bilstm",
+        hidden_units=16,
+        epochs=3,
+        batch_size=16,
+        heldout_ids=prepared.x["val"],
+        seed=5,
+        verbose=False,
+    )
 
 
 def test_language_model_learns_both_directions(encoder, prepared):
@@ -37,8 +53,9 @@ def test_language_model_learns_both_directions(encoder, prepared):
 
 
 def test_weights_go_into_the_classifier(encoder, prepared):
-    model = models.build_classifier("bilstm", len(prepared.vocab), prepared.embedding, hidden_units=16,
-                                    pooling="mean", word_dropout=0.2)
+    model = models.build_classifier(
+        "bilstm", len(prepared.vocab), prepared.embedding, hidden_units=16, pooling="mean", word_dropout=0.2
+    )
     encoder.apply(model)
     np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], encoder.embedding)
     for got, want in zip(model.get_layer("bilstm").get_weights(), encoder.recurrent_weights):
@@ -49,8 +66,9 @@ def test_weights_go_into_the_classifier(encoder, prepared):
 
 
 def test_forward_only_kinds_and_rejected_kinds(prepared):
-    lstm = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, "lstm", hidden_units=8,
-                                        epochs=1, batch_size=16, verbose=False)
+    lstm = pretraining.pretrain_encoder(
+        prepared.x["train"][:200], prepared.embedding, "lstm", hidden_units=8, epochs=1, batch_size=16, verbose=False
+    )
     assert set(lstm.loss) == {"forward"}
     model = models.build_classifier("lstm", len(prepared.vocab), prepared.embedding, hidden_units=8)
     lstm.apply(model)
@@ -81,13 +99,14 @@ def test_pretrained_recipe_trains_saves_and_loads(prepared, tmp_path):
         pipeline.train_neural(prepared, "mean", pretrain_epochs=1, verbose=0)
 
 
-
 def test_trained_model_cache_returns_the_same_result(prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("LLMCOURSE_CACHE_DIR", str(tmp_path))
-    first = pipeline.train_neural(prepared, "bilstm", epochs=1, verbose=0, cache=True, pretrain_epochs=1,
-                                  word_dropout=0.2)
-    again = pipeline.train_neural(prepared, "bilstm", epochs=1, verbose=0, cache=True, pretrain_epochs=1,
-                                  word_dropout=0.2)
+    first = pipeline.train_neural(
+        prepared, "bilstm", epochs=1, verbose=0, cache=True, pretrain_epochs=1, word_dropout=0.2
+    )
+    again = pipeline.train_neural(
+        prepared, "bilstm", epochs=1, verbose=0, cache=True, pretrain_epochs=1, word_dropout=0.2
+    )
     assert not first.from_cache and again.from_cache
     assert again.test.as_dict() == first.test.as_dict() and again.name == first.name
     assert again.pretraining.heldout_perplexity == first.pretraining.heldout_perplexity
@@ -110,13 +129,14 @@ def test_extra_unlabelled_text_is_read_by_the_language_model(prepared):
     sentences = pipeline.extra_sentences(dataclasses.replace(prepared.sizes, extra_w2v_sentences=150))
     assert len(sentences) == 150
     extra = prepared.encoder.encode_tokens(sentences)
-    kwargs = dict(kind="lstm", hidden_units=8, epochs=1, batch_size=16, heldout_ids=prepared.x["val"], seed=5,
-                  verbose=False)
+    kwargs = dict(
+        kind="lstm", hidden_units=8, epochs=1, batch_size=16, heldout_ids=prepared.x["val"], seed=5, verbose=False
+    )
     alone = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, **kwargs)
-    more = pretraining.pretrain_encoder(prepared.x["train"][:200], prepared.embedding, extra_ids=extra[:, :40],
-                                        **kwargs)
+    more = pretraining.pretrain_encoder(
+        prepared.x["train"][:200], prepared.embedding, extra_ids=extra[:, :40], **kwargs
+    )
     assert more.epoch_seconds and alone.epoch_seconds
     assert not np.allclose(more.recurrent_weights[0], alone.recurrent_weights[0])
-    trained = pipeline.train_neural(prepared, "lstm", epochs=1, verbose=0, pretrain_epochs=1,
-                                    pretrain_extra_text=True)
+    trained = pipeline.train_neural(prepared, "lstm", epochs=1, verbose=0, pretrain_epochs=1, pretrain_extra_text=True)
     assert trained.pretraining is not None and trained.test.n == len(prepared.splits.test)

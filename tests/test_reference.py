@@ -98,8 +98,9 @@ def test_lstm_gates_follow_keras_order_i_f_c_o():
 
 def test_lstm_step_equations_by_hand():
     """A 1-unit LSTM whose pre-activations are all zero: every gate is 0.5 and c̃ = 0."""
-    h, c, gates = reference.lstm_step(np.zeros((1, 1)), np.zeros((1, 1)), np.ones((1, 1)),
-                                      np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(4))
+    h, c, gates = reference.lstm_step(
+        np.zeros((1, 1)), np.zeros((1, 1)), np.ones((1, 1)), np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(4)
+    )
     assert gates["i"][0, 0] == gates["f"][0, 0] == gates["o"][0, 0] == 0.5 and gates["c"][0, 0] == 0
     assert c[0, 0] == 0.5  # f * c_prev + i * c̃ = 0.5 * 1 + 0.5 * 0
     assert h[0, 0] == pytest.approx(0.5 * np.tanh(0.5))
@@ -108,12 +109,14 @@ def test_lstm_step_equations_by_hand():
 def test_gate_table_rows_match_lstm_forward():
     """The table of one step lists the units by |w_j| with the gates and states lstm_forward computes."""
     x = np.random.default_rng(2).normal(size=(1, 5, 4))
-    kernel, recurrent_kernel, bias = (reference.layer_weights(make_layer("LSTM", units=6, input_dim=4))[k]
-                                      for k in ("kernel", "recurrent_kernel", "bias"))
+    kernel, recurrent_kernel, bias = (
+        reference.layer_weights(make_layer("LSTM", units=6, input_dim=4))[k]
+        for k in ("kernel", "recurrent_kernel", "bias")
+    )
     result = reference.lstm_forward(x, kernel, recurrent_kernel, bias, return_gates=True)
     t = 3
     c_prev = reference.lstm_forward(x[:, :t], kernel, recurrent_kernel, bias).final_state[1]  # (1, n)
-    c_t = reference.lstm_forward(x[:, :t + 1], kernel, recurrent_kernel, bias).final_state[1]
+    c_t = reference.lstm_forward(x[:, : t + 1], kernel, recurrent_kernel, bias).final_state[1]
     gates = {g: result.gates[g][:, t] for g in reference.LSTM_GATES}  # 各 (1, n)
     w = np.array([0.1, -0.9, 0.3, 0.9, -0.05, 0.5])
     table = plotting.gate_table(w, gates, c_prev, c_t, result.outputs[:, t], top=4)
@@ -184,16 +187,16 @@ def test_simple_rnn_gradient_vanishes_with_distance():
 
 def test_lstm_forget_bias_keeps_the_gradient_alive():
     default = reference.gradient_vs_distance("lstm", units=16, length=60, batch_size=8, seeds=(0,))
-    remembering = reference.gradient_vs_distance("lstm", units=16, length=60, batch_size=8, seeds=(0,),
-                                                 forget_bias=3.0)
+    remembering = reference.gradient_vs_distance("lstm", units=16, length=60, batch_size=8, seeds=(0,), forget_bias=3.0)
     assert remembering[50] / remembering[1] > 100 * default[50] / default[1]
 
 
 def test_gradient_plot_has_no_missing_glyphs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ax = plotting.plot_gradient_vs_distance({"SimpleRNN": np.logspace(0, -8, 50),
-                                                 "LSTM": np.logspace(0, -3, 50)}, mark=[1, 40])
+        ax = plotting.plot_gradient_vs_distance(
+            {"SimpleRNN": np.logspace(0, -8, 50), "LSTM": np.logspace(0, -3, 50)}, mark=[1, 40]
+        )
         ax.figure.canvas.draw()
     assert ax.get_yscale() == "log"
     plt.close("all")

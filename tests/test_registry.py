@@ -28,8 +28,13 @@ def test_the_default_recipe_follows_the_run_size():
     for profile in ("quick", "full"):
         sizes = config.sizes(profile)
         settings = registry.recipe("default").settings("bilstm", sizes)
-        assert settings == {"pretrain_epochs": sizes.pretrain_epochs, "epochs": sizes.finetune_epochs,
-                            "word_dropout": 0.2, "weight_decay": 0.01, "ensemble": sizes.ensemble}
+        assert settings == {
+            "pretrain_epochs": sizes.pretrain_epochs,
+            "epochs": sizes.finetune_epochs,
+            "word_dropout": 0.2,
+            "weight_decay": 0.01,
+            "ensemble": sizes.ensemble,
+        }
         assert registry.recipe("plain").settings("bilstm", sizes) == {}
         # kinds that cannot be pretrained are trained plainly under every recipe
         assert registry.recipe("default").settings("transformer", sizes) == {}

@@ -128,12 +128,34 @@ def test_cli_predict_reads_stdin(saved_lstm, monkeypatch, capsys):
     [
         (lambda d, m: ["predict", "--model", str(d / "no-such-model"), "好"], "找不到模型目录"),
         (lambda d, m: ["evaluate", "--model", m, "--data", str(d / "missing.csv")], "missing.csv"),
-        (lambda d, m: ["evaluate", "--model", m, "--data", str(write_csv(d / "bad.csv", ["好,1", "差,maybe"]))],
-         "第 3 行"),
-        (lambda d, m: ["evaluate", "--model", m, "--data", str(write_csv(d / "cols.csv", ["好,1"])),
-                       "--text-col", "review"], "'review'"),
-        (lambda d, m: ["train", "--out", str(d / "o"), "--data", str(write_csv(d / "t.csv", ["好,1"])),
-                       "--label-col", "y"], "'y'"),
+        (
+            lambda d, m: ["evaluate", "--model", m, "--data", str(write_csv(d / "bad.csv", ["好,1", "差,maybe"]))],
+            "第 3 行",
+        ),
+        (
+            lambda d, m: [
+                "evaluate",
+                "--model",
+                m,
+                "--data",
+                str(write_csv(d / "cols.csv", ["好,1"])),
+                "--text-col",
+                "review",
+            ],
+            "'review'",
+        ),
+        (
+            lambda d, m: [
+                "train",
+                "--out",
+                str(d / "o"),
+                "--data",
+                str(write_csv(d / "t.csv", ["好,1"])),
+                "--label-col",
+                "y",
+            ],
+            "'y'",
+        ),
     ],
 )
 def test_cli_errors_exit_2_with_one_line(make_args, fragment, saved_lstm, tmp_path, capsys):
@@ -146,22 +168,39 @@ def test_cli_trains_a_baseline_on_a_user_file(reviews, tmp_path, capsys):
     part = reviews.sample(300, seed=4)
     rows = ['"' + t.replace('"', '""') + '",' + ("正面" if y else "负面") for t, y in zip(part.texts, part.labels)]
     f = write_csv(tmp_path / "mine.csv", rows, header="评论,情感")
-    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "m"), "--model", "tfidf-char",
-                             "--data", str(f), "--text-col", "评论", "--label-col", "情感")
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        "--out",
+        str(tmp_path / "m"),
+        "--model",
+        "tfidf-char",
+        "--data",
+        str(f),
+        "--text-col",
+        "评论",
+        "--label-col",
+        "情感",
+    )
     assert code == 0 and "测试集" in out and (tmp_path / "m" / "tfidf.json").is_file()
 
 
 def test_console_entry_point_runs_as_a_module(tmp_path):
     env = dict(os.environ, LLMCOURSE_PROFILE="quick")
-    out = subprocess.run([sys.executable, "-m", "llmcourse", "predict", "--model", str(tmp_path / "none"), "好"],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "llmcourse", "predict", "--model", str(tmp_path / "none"), "好"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 2 and out.stderr.startswith("llmcourse: 错误：") and "Traceback" not in out.stderr
 
 
 def test_baseline_chooses_C_on_validation_only(reviews):
     part = reviews.sample(1500, seed=5)
-    clf = baselines.TfidfClassifier("tfidf-char").fit(part.texts[:1000], part.labels[:1000],
-                                                      part.texts[1000:1250], part.labels[1000:1250])
+    clf = baselines.TfidfClassifier("tfidf-char").fit(
+        part.texts[:1000], part.labels[:1000], part.texts[1000:1250], part.labels[1000:1250]
+    )
     assert set(clf.validation_scores) == set(baselines.C_GRID)
     assert clf.validation_scores[clf.C] == max(clf.validation_scores.values())
     assert clf.pipeline.named_steps["logreg"].C == clf.C
@@ -179,8 +218,9 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     assert saved["model"]["word_dropout"] == registry.RECIPES["default"].word_dropout
     assert saved["model"]["ensemble"] == config.sizes("quick").ensemble and "--ensemble 1" in err
     assert len(saved["training"]["ensemble_members"]) == saved["model"]["ensemble"]
-    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0",
-                             "--no-pretrain")
+    code, out, err = run_cli(
+        capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0", "--no-pretrain"
+    )
     saved = json.loads((tmp_path / "plain" / "config.json").read_text(encoding="utf-8"))
     assert code == 0 and saved["training"]["language_model_pretraining"] is None
     assert saved["model"]["word_dropout"] == 0.0 and saved["model"]["ensemble"] == 1

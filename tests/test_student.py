@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))  # the student builder is course tooling: tools/student.py, not in the package
 import build_state  # noqa: E402
 import student  # noqa: E402
+
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb"))
 CJK_RUN = re.compile(r"[\u4e00-\u9fff，。；：、“”（）！？《》]{12,}")
 
@@ -120,8 +121,9 @@ def all_text(folder: Path) -> dict[Path, str]:
 
 
 def visible_text(html_dir: Path) -> str:
-    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8")))
-                     for p in html_dir.rglob("*.html"))
+    return "\n".join(
+        html.unescape(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8"))) for p in html_dir.rglob("*.html")
+    )
 
 
 def index_terms(html_dir: Path) -> set[str]:
@@ -181,8 +183,14 @@ def test_mixed_cell_and_three_backtick_exercise():
     exercise = "```{exercise} 补全代码：示例\n:label: chX-ex1\n\n说明为什么？\n\n```python\nx = ___\n```\n```\n"
     solution = "````{solution} chX-ex1\n:class: dropdown\n\n```python\nx = 42\n```\n答案是四十二。\n````\n"
     cell = {"cell_type": "markdown", "id": "a", "metadata": {}, "source": exercise + "\n" + solution}
-    nb = student.student_notebook({"cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# 标题"}, cell],
-                                   "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    nb = student.student_notebook(
+        {
+            "cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# 标题"}, cell],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
     text = "".join(student.cell_source(c) for c in nb["cells"])
     assert "x = 42" not in text and "四十二" not in text and "x = ___" in text
     kinds = [c["cell_type"] for c in nb["cells"] if student.ANSWER_TAG in c["metadata"].get("tags", [])]
@@ -203,14 +211,22 @@ def test_student_config_and_toc():
     for key, value in config.get("sphinx", {}).get("config", {}).items():
         assert sphinx_config[key] == value, "the book's own Sphinx settings are kept"
 
-    linked = student.student_config(config, cache="c", repository_url="https://github.com/me/course-student", branch="s")
+    linked = student.student_config(
+        config, cache="c", repository_url="https://github.com/me/course-student", branch="s"
+    )
     assert linked["repository"]["url"].endswith("course-student") and linked["repository"]["branch"] == "s"
     assert linked.get("launch_buttons") == config.get("launch_buttons")
 
-    toc = {"root": "book/intro", "chapters": [{"file": "notebooks/01_background"}, {"file": "book/instructor"}],
-           "parts": [{"chapters": [{"file": "book/instructor.md"}, {"file": "book/glossary"}]}]}
-    assert student.student_toc(toc) == {"root": "book/intro", "chapters": [{"file": "notebooks/01_background"}],
-                                        "parts": [{"chapters": [{"file": "book/glossary"}]}]}
+    toc = {
+        "root": "book/intro",
+        "chapters": [{"file": "notebooks/01_background"}, {"file": "book/instructor"}],
+        "parts": [{"chapters": [{"file": "book/instructor.md"}, {"file": "book/glossary"}]}],
+    }
+    assert student.student_toc(toc) == {
+        "root": "book/intro",
+        "chapters": [{"file": "notebooks/01_background"}],
+        "parts": [{"chapters": [{"file": "book/glossary"}]}],
+    }
 
 
 # ---------------------------------------------------------------- the two builds (slow: one pair per session)
@@ -228,8 +244,16 @@ def editions(tmp_path_factory):
     student.anchor_paths(config, ROOT)
     normal_config = out / "normal_config.yml"
     normal_config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    command = [*student._jupyter_book(), "build", str(ROOT), "--config", str(normal_config),
-               "--path-output", str(out / "normal"), "--keep-going"]
+    command = [
+        *student._jupyter_book(),
+        "build",
+        str(ROOT),
+        "--config",
+        str(normal_config),
+        "--path-output",
+        str(out / "normal"),
+        "--keep-going",
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -246,7 +270,9 @@ def test_student_output_layout(editions):
     assert not list(html_dir.rglob("*.ipynb"))
     page = (html_dir / "notebooks" / "01_background.html").read_text(encoding="utf-8")
     assert "download-source-button" not in page and "download-notebook-button" not in page
-    assert 'class="solution' not in page and 'class="solution' in (normal / "notebooks" / "01_background.html").read_text("utf-8")
+    assert 'class="solution' not in page and 'class="solution' in (
+        normal / "notebooks" / "01_background.html"
+    ).read_text("utf-8")
     assert "学生版" in page
     in_book = {Path(f).stem for f in build_state.toc_pages(ROOT)}
     assert {p.stem for p in html_dir.rglob("*.html")} >= in_book - {"instructor"}
@@ -267,7 +293,7 @@ def test_no_solution_text_in_the_student_edition(editions):
 
     leaks = []
     for path, content in all_text(output).items():
-        for (chapter, label), pieces in solutions.items():
+        for (_chapter, label), pieces in solutions.items():
             leaks += [(str(path.relative_to(output)), label, p) for p in pieces if p in content]
     assert not leaks, leaks[:10]
 
@@ -286,7 +312,11 @@ def test_no_solution_words_in_the_student_search_index(editions):
             continue
         for cell in load(path)["cells"]:
             if student.is_solution_cell(cell):
-                words |= {w for w in jieba.cut_for_search(student.cell_source(cell)) if len(w) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", w)}
+                words |= {
+                    w
+                    for w in jieba.cut_for_search(student.cell_source(cell))
+                    if len(w) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", w)
+                }
     only_in_solutions = {w for w in words if w not in shown}
     indexed = only_in_solutions & normal_terms
     assert indexed, "the normal edition should index some words that only solutions use"

@@ -61,8 +61,16 @@ def test_saved_model_loads_in_safe_mode(tmp_path):
 
 @pytest.fixture(scope="module")
 def prepared(reviews):
-    sizes = dataclasses.replace(config.sizes("quick"), max_reviews=1200, max_len=64, epochs=2,
-                                extra_w2v_sentences=0, batch_size=16, embedding_dim=32, hidden_units=16)
+    sizes = dataclasses.replace(
+        config.sizes("quick"),
+        max_reviews=1200,
+        max_len=64,
+        epochs=2,
+        extra_w2v_sentences=0,
+        batch_size=16,
+        embedding_dim=32,
+        hidden_units=16,
+    )
     return pipeline.prepare(reviews, sizes, seed=3, progress=False)
 
 

@@ -85,8 +85,9 @@ def test_word2vec_is_identical_across_processes():
     outs = []
     for hashseed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hashseed)
-        outs.append(subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                                   text=True, check=True).stdout)
+        outs.append(
+            subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True).stdout
+        )
     assert outs[0] == outs[1] and outs[0].startswith("[[")
 
 
@@ -137,8 +138,11 @@ def test_the_cut_changes_no_review_of_the_corpus(reviews, max_len, truncating, s
     Only reviews longer than max_chars can change; each is segmented whole and compared.
     At max_len 400 the cut (3,200 characters) is longer than the longest review (2,876).
     """
-    stop = {"none": frozenset(), "default": text.load_stopwords(),
-            "default+negations": text.load_stopwords() | text.NEGATION_WORDS}[stopwords]
+    stop = {
+        "none": frozenset(),
+        "default": text.load_stopwords(),
+        "default+negations": text.load_stopwords() | text.NEGATION_WORDS,
+    }[stopwords]
     limit = max_len * vectors.CHARS_PER_TOKEN
     long_texts = [t for t in reviews.texts if len(t) > limit]
     assert len(long_texts) > 100 if max_len == 48 else max(map(len, reviews.texts)) < limit

@@ -23,6 +23,11 @@ When one of these is missing or newer than the environment, this script removes
 BUILD_DIR/.doctrees, so that the next build reads every page again (pages whose
 code is unchanged come from the execution cache, which is quick). A missing
 html/ folder needs nothing: Sphinx writes every page that has no HTML file.
+
+The execution cache keys a notebook on its code, not on LLMCOURSE_SEED; so the
+seed of the last build is recorded in BUILD_DIR/.llmcourse-run, and a build under
+another seed first removes the execution cache and .doctrees (every notebook runs
+again, under the new seed).
 """
 
 from __future__ import annotations
@@ -111,12 +116,56 @@ def reset_if_stale(build_dir: str | Path, root: Path = ROOT, cache: str | Path |
     return reasons
 
 
+RUN_RECORD = ".llmcourse-run"  # in BUILD_DIR: the seed the saved outputs were computed under
+
+
+def run_key() -> str:
+    """The settings a build's outputs depend on but the execution cache does not see: the seed.
+
+    jupyter-cache keys an executed notebook on its code only, so a build under
+    LLMCOURSE_SEED=7 would otherwise show the outputs of the last build under 42.
+    A bad LLMCOURSE_SEED stops the build here with the package's own message.
+    """
+    from llmcourse import config  # tools sit above the package
+
+    return f"{config.SEED_ENV}={config.resolve_seed()}"
+
+
+def reset_if_run_changed(build_dir: str | Path, key: str, cache: str | Path | None = None) -> bool:
+    """Remove the execution cache and .doctrees of BUILD_DIR when its outputs were computed
+    under another `key`; then record `key`. True when something was removed."""
+    build_dir = Path(build_dir)
+    record = build_dir / RUN_RECORD
+    cache = Path(cache) if cache else build_dir / ".jupyter_cache"
+    previous = record.read_text(encoding="utf-8").strip() if record.exists() else None
+    changed = previous is not None and previous != key
+    if changed:
+        for folder in (cache, build_dir / ".doctrees"):
+            shutil.rmtree(folder, ignore_errors=True)
+        print(
+            f"上次构建用的是 {previous}，这次是 {key}：删除执行缓存 {cache} 和 {build_dir / '.doctrees'}，"
+            "所有笔记本将重新执行",
+            flush=True,
+        )
+    build_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(key + "\n", encoding="utf-8")
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tools/build_state.py",
-                                     description="构建目录中的执行结果或缓存缺失时，删除 Sphinx 的构建记录（.doctrees）。")
+    parser = argparse.ArgumentParser(
+        prog="python tools/build_state.py",
+        description="构建目录中的执行结果或缓存缺失时，删除 Sphinx 的构建记录（.doctrees）。",
+    )
     parser.add_argument("build_dir", help="构建目录：_build（make book）或 _build/quick/_build（make book-check）")
     parser.add_argument("--cache", help="执行缓存目录（默认 BUILD_DIR/.jupyter_cache）")
     args = parser.parse_args(argv)
+    try:
+        key = run_key()
+    except ValueError as err:  # a bad LLMCOURSE_SEED: one line, before anything is executed
+        print(f"错误：{err}", file=sys.stderr)
+        return 2
+    reset_if_run_changed(args.build_dir, key, cache=args.cache)
     reset_if_stale(args.build_dir, cache=args.cache)
     return 0
 

@@ -125,8 +125,9 @@ def exercises_in(text: str) -> list[dict]:
         body = "\n".join(lines[start + 1 : end])
         label = _LABEL.search(body)
         prose, code = split_code(body)
-        found.append({"label": label.group(1) if label else None, "title": title, "body": body,
-                      "prose": prose, "code": code})
+        found.append(
+            {"label": label.group(1) if label else None, "title": title, "body": body, "prose": prose, "code": code}
+        )
     return found
 
 
@@ -219,7 +220,10 @@ def student_notebook(notebook: dict) -> dict:
                 n_exercises += 1
                 cells.extend(answer_cells(exercise, n_exercises))
     if cells and cells[0].get("cell_type") == "markdown":
-        cells.insert(1, {"cell_type": "markdown", "id": "student-edition", "metadata": {}, "source": _lines(STUDENT_BANNER + "\n")})
+        cells.insert(
+            1,
+            {"cell_type": "markdown", "id": "student-edition", "metadata": {}, "source": _lines(STUDENT_BANNER + "\n")},
+        )
     nb["cells"] = cells
     nb.setdefault("metadata", {})["llmcourse"] = {"edition": "student"}
     return nb
@@ -402,8 +406,18 @@ def build(
     )
     used_cache = yaml.safe_load(config_path.read_text(encoding="utf-8"))["execute"]["cache"]
     build_state.reset_if_stale(work / "_build", root, cache=used_cache)
-    command = [*_jupyter_book(), "build", str(root), "--config", str(config_path), "--toc", str(toc_path),
-               "--path-output", str(work), "--keep-going"]
+    command = [
+        *_jupyter_book(),
+        "build",
+        str(root),
+        "--config",
+        str(config_path),
+        "--toc",
+        str(toc_path),
+        "--path-output",
+        str(work),
+        "--keep-going",
+    ]
     env = dict(os.environ, LLMCOURSE_PROFILE=profile)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=root, env=env, capture_output=quiet, text=True)
@@ -420,16 +434,26 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tools/student.py", description="生成不含参考答案的学生版书籍和笔记本。")
+    parser = argparse.ArgumentParser(
+        prog="python tools/student.py", description="生成不含参考答案的学生版书籍和笔记本。"
+    )
     parser.add_argument("--output", help="输出目录（默认 _build/student）")
-    parser.add_argument("--profile", choices=["full", "quick"], help="运行规模（默认取 LLMCOURSE_PROFILE，未设置时为 full）")
+    parser.add_argument(
+        "--profile", choices=["full", "quick"], help="运行规模（默认取 LLMCOURSE_PROFILE，未设置时为 full）"
+    )
     parser.add_argument("--cache", help="执行缓存目录（默认使用同一规模的普通构建的缓存）")
     parser.add_argument("--notebooks-only", action="store_true", help="只生成学生版笔记本，不构建网页")
     parser.add_argument("--repository-url", help="存放学生版笔记本（notebooks/ 下）的仓库；Colab 按钮指向它")
     parser.add_argument("--branch", help="该仓库的分支（默认沿用 _config.yml）")
     args = parser.parse_args(argv)
-    build(output=args.output, profile=args.profile, cache=args.cache, notebooks_only=args.notebooks_only,
-          repository_url=args.repository_url, branch=args.branch)
+    build(
+        output=args.output,
+        profile=args.profile,
+        cache=args.cache,
+        notebooks_only=args.notebooks_only,
+        repository_url=args.repository_url,
+        branch=args.branch,
+    )
     return 0
 
 

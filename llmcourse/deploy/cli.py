@@ -88,23 +88,38 @@ def cmd_train(args) -> int:
     dataset = data.check_trainable(_load_data(args), source=args.data or "随包发布的评论语料")
     print(dataset.report, file=sys.stderr)  # what was read, what de-duplication removed, what is left
     sizes = config.sizes()
+    seed = config.resolve_seed(args.seed)
     recipe = registry.recipe(registry.DEFAULT_RECIPE if args.pretrain else "plain")
-    print(f"运行规模：{sizes.profile}；模型：{args.model}；训练方案：{recipe.name}（{recipe.description}）；"
-          f"随机种子：{args.seed}", file=sys.stderr)
-    prepared = pipeline.prepare(dataset, sizes, seed=args.seed, progress=True)
+    print(
+        f"运行规模：{sizes.profile}；模型：{args.model}；训练方案：{recipe.name}（{recipe.description}）；"
+        f"随机种子：{seed}",
+        file=sys.stderr,
+    )
+    prepared = pipeline.prepare(dataset, sizes, seed=seed, progress=True)
     print(prepared.splits, file=sys.stderr)
-    overrides = {name: value for name, value in (("pretrain_epochs", args.pretrain_epochs), ("epochs", args.epochs),
-                                                 ("ensemble", args.ensemble)) if value is not None}
+    overrides = {
+        name: value
+        for name, value in (
+            ("pretrain_epochs", args.pretrain_epochs),
+            ("epochs", args.epochs),
+            ("ensemble", args.ensemble),
+        )
+        if value is not None
+    }
     if registry.KINDS[args.model].family == registry.BASELINE:
         trained = pipeline.train_baseline(prepared, args.model)
     else:
         settings = pipeline.recipe_settings(args.model, recipe.name, sizes, **overrides)
         if settings.get("pretrain_epochs"):
-            print(f"先把编码器当作语言模型预训练 {settings['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
-                  file=sys.stderr)
+            print(
+                f"先把编码器当作语言模型预训练 {settings['pretrain_epochs']} 轮（--no-pretrain 可跳过）",
+                file=sys.stderr,
+            )
         if settings.get("ensemble", 1) > 1:
-            print(f"微调 {settings['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
-                  file=sys.stderr)
+            print(
+                f"微调 {settings['ensemble']} 次（不同的随机种子），取它们 logit 的平均作为预测（--ensemble 1 只训练一个）",
+                file=sys.stderr,
+            )
         trained = pipeline.train_neural(prepared, args.model, verbose=args.verbose, **settings)
     directory = trained.model.save(out)
     print(f"验证集：{trained.val}")
@@ -168,8 +183,12 @@ def cmd_serve(args) -> int:
         raise UsageError(f"无法在 {args.host}:{args.port} 上监听：{err.strerror or err}") from err
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"llmcourse：模型 {model.kind} 已加载；服务地址 http://{shown}:{port}"
-          f"（POST /predict，GET /health，接口说明 GET /openapi.json）；按 Ctrl+C 结束", file=sys.stderr, flush=True)
+    print(
+        f"llmcourse：模型 {model.kind} 已加载；服务地址 http://{shown}:{port}"
+        f"（POST /predict，GET /health，接口说明 GET /openapi.json）；按 Ctrl+C 结束",
+        file=sys.stderr,
+        flush=True,
+    )
     config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -178,16 +197,27 @@ def cmd_serve(args) -> int:
 def _add_train(sub) -> None:
     train = sub.add_parser("train", help="训练一个模型并保存为目录")
     train.add_argument("--out", required=True, help="保存模型的目录（新目录，或已有的模型目录）")
-    train.add_argument("--model", choices=tuple(registry.KINDS), default=registry.DEFAULT_KIND,
-                       help=f"模型类型（默认 {registry.DEFAULT_KIND}）")
+    train.add_argument(
+        "--model",
+        choices=tuple(registry.KINDS),
+        default=registry.DEFAULT_KIND,
+        help=f"模型类型（默认 {registry.DEFAULT_KIND}）",
+    )
     train.add_argument("--epochs", type=int, default=None, help="最多训练轮数（默认取运行规模的设置）")
-    train.add_argument("--seed", type=int, default=42, help="随机种子")
-    train.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=True,
-                       help="循环网络先做语言模型预训练，再用词级 dropout 和 AdamW 微调（默认开启）")
-    train.add_argument("--pretrain-epochs", type=int, default=None,
-                       help="语言模型预训练的轮数（默认取运行规模的设置）")
-    train.add_argument("--ensemble", type=int, default=None,
-                       help="训练几个模型并平均它们的 logit（默认：预训练时取运行规模的设置，否则 1）")
+    train.add_argument("--seed", type=int, default=None, help="随机种子（默认取环境变量 LLMCOURSE_SEED，没有时为 42）")
+    train.add_argument(
+        "--pretrain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="循环网络先做语言模型预训练，再用词级 dropout 和 AdamW 微调（默认开启）",
+    )
+    train.add_argument("--pretrain-epochs", type=int, default=None, help="语言模型预训练的轮数（默认取运行规模的设置）")
+    train.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        help="训练几个模型并平均它们的 logit（默认：预训练时取运行规模的设置，否则 1）",
+    )
     train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
     train.add_argument("--text-col", default="text", help="文本列名")
     train.add_argument("--label-col", default="label", help="标签列名")
@@ -217,10 +247,18 @@ def _add_serve(sub) -> None:
     serve.add_argument("--max-texts", type=int, default=64, help="每个请求最多的文本条数（默认 64）")
     serve.add_argument("--max-chars", type=int, default=2000, help="每条文本最多的字符数（默认 2000）")
     serve.add_argument("--threads", type=int, default=4, help="做预测的线程数（默认 4）")
-    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
-                       help="uvicorn 的日志级别")
-    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
-                       help="是否逐条记录请求（--no-access-log 关闭，压测时用）")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="uvicorn 的日志级别",
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="是否逐条记录请求（--no-access-log 关闭，压测时用）",
+    )
     serve.set_defaults(func=cmd_serve)
 
 
@@ -230,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     Taught in chapter 5 and on the deployment page.
     """
     parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
-    parser.add_argument("--debug", action="store_true",
-                        help=f"出现意外错误时显示完整的调用栈（也可以设置环境变量 {DEBUG_ENV}=1）")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"出现意外错误时显示完整的调用栈（也可以设置环境变量 {DEBUG_ENV}=1）"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate_and_predict(sub)
@@ -246,6 +285,11 @@ def _check_numbers(parser: argparse.ArgumentParser, args) -> None:
         parser.error("--pretrain-epochs 不能为负数")
     if getattr(args, "ensemble", None) is not None and args.ensemble < 1:
         parser.error("--ensemble 必须是正整数")
+    try:  # the environment variables every command reads: a bad value is a usage error, said before any work
+        config.active_profile()
+        config.resolve_seed(getattr(args, "seed", None))
+    except ValueError as err:
+        parser.error(str(err))
 
 
 def _os_error_line(err: OSError) -> str:
@@ -279,8 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            _err(f"内部错误（这是 llmcourse 的缺陷，请报告）：{type(err).__name__}: {err}；"
-                 f"加 --debug 或设置 {DEBUG_ENV}=1 可以看到完整的调用栈")
+            _err(
+                f"内部错误（这是 llmcourse 的缺陷，请报告）：{type(err).__name__}: {err}；"
+                f"加 --debug 或设置 {DEBUG_ENV}=1 可以看到完整的调用栈"
+            )
         return EXIT_BUG
 
 

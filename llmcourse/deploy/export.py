@@ -78,8 +78,13 @@ def encoding_description(model: saving.SentimentModel) -> dict:
         },
         "words_signature": {
             "name": WORDS_SIGNATURE,
-            "inputs": {WORDS_INPUT_NAME: {"dtype": "string", "shape": [None],
-                                          "meaning": "normalized, jieba-segmented words joined by single spaces"}},
+            "inputs": {
+                WORDS_INPUT_NAME: {
+                    "dtype": "string",
+                    "shape": [None],
+                    "meaning": "normalized, jieba-segmented words joined by single spaces",
+                }
+            },
             "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [None]}},
         },
         "versions": model.config.get("versions", {}),
@@ -119,11 +124,13 @@ def _write_saved_model(model: saving.SentimentModel, target: Path) -> None:
     if stopwords is not None:
         archive.track(stopwords)
     archive.add_endpoint(
-        name=ENDPOINT_NAME, fn=serve,
+        name=ENDPOINT_NAME,
+        fn=serve,
         input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32, name=INPUT_NAME)],
     )
     archive.add_endpoint(
-        name=WORDS_SIGNATURE, fn=serve_words,
+        name=WORDS_SIGNATURE,
+        fn=serve_words,
         input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name=WORDS_INPUT_NAME)],
     )
     archive.write_out(str(target), verbose=False)  # the first endpoint also becomes "serving_default"
@@ -133,15 +140,17 @@ def _write_client_files(model: saving.SentimentModel, model_dir: Path, target: P
     """What clients need next to the SavedModel: vocabulary.json and encoding.json."""
     shutil.copyfile(model_dir / saving.VOCAB_FILE, target / saving.VOCAB_FILE)
     (target / ENCODING_FILE).write_text(
-        json.dumps(encoding_description(model), ensure_ascii=False, indent=2), encoding="utf-8")
+        json.dumps(encoding_description(model), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
 
 
 def _vocabulary_table(encoder):
     """A graph lookup table word -> id; any other word -> UNK_ID."""
-    words = encoder.vocab.index_to_word[UNK_ID + 1:]
+    words = encoder.vocab.index_to_word[UNK_ID + 1 :]
     ids = tf.range(UNK_ID + 1, UNK_ID + 1 + len(words), dtype=tf.int32)
     return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(words, tf.string), ids), default_value=UNK_ID)
+        tf.lookup.KeyValueTensorInitializer(tf.constant(words, tf.string), ids), default_value=UNK_ID
+    )
 
 
 def _stopword_table(encoder):
@@ -150,8 +159,8 @@ def _stopword_table(encoder):
         return None
     ones = tf.ones(len(encoder.stopwords), tf.int32)
     return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(sorted(encoder.stopwords), tf.string), ones),
-        default_value=0)
+        tf.lookup.KeyValueTensorInitializer(tf.constant(sorted(encoder.stopwords), tf.string), ones), default_value=0
+    )
 
 
 def _ids_endpoint(keras_model):

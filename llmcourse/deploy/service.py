@@ -51,8 +51,10 @@ class PredictRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"texts": ["房间很干净，服务也很周到", "等了两个小时还没上菜"]}]},
     )
-    texts: list[StrictStr] = Field(description="评论文本列表：每个元素是一条原始中文文本（不需要分词）；"
-                                               "条数和每条的字数有上限，见 GET /health 的 limits")
+    texts: list[StrictStr] = Field(
+        description="评论文本列表：每个元素是一条原始中文文本（不需要分词）；"
+        "条数和每条的字数有上限，见 GET /health 的 limits"
+    )
 
 
 class Prediction(BaseModel):
@@ -187,7 +189,9 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     if len(value) < len(pairs):
         seen = set()
         key = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ApiError(422, f"JSON 对象里的键 {_show(key)} 出现了不止一次：每个键只能出现一次，否则前面的值会被悄悄丢掉")
+        raise ApiError(
+            422, f"JSON 对象里的键 {_show(key)} 出现了不止一次：每个键只能出现一次，否则前面的值会被悄悄丢掉"
+        )
     return value
 
 
@@ -196,14 +200,18 @@ def _parse_json(body: bytes):
     try:
         text = body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
-        raise ApiError(400, f"请求体不是合法的 UTF-8：第 {err.start + 1} 个字节（0x{body[err.start]:02X}）无法解码；"
-                            "JSON 请求体必须用 UTF-8 编码") from err
+        raise ApiError(
+            400,
+            f"请求体不是合法的 UTF-8：第 {err.start + 1} 个字节（0x{body[err.start]:02X}）无法解码；"
+            "JSON 请求体必须用 UTF-8 编码",
+        ) from err
     try:
         return json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         reason = next((r for prefix, r in _JSON_REASONS.items() if err.msg.startswith(prefix)), "语法错误")
-        raise ApiError(400, f"请求体不是合法的 JSON：第 {err.lineno} 行第 {err.colno} 列，{reason}；"
-                            f"正确的格式如 {EXAMPLE}") from err
+        raise ApiError(
+            400, f"请求体不是合法的 JSON：第 {err.lineno} 行第 {err.colno} 列，{reason}；正确的格式如 {EXAMPLE}"
+        ) from err
     except RecursionError as err:
         raise ApiError(400, f"请求体的 JSON 嵌套太深，无法解析；正确的格式如 {EXAMPLE}") from err
     except ValueError as err:  # an integer with more digits than Python converts (sys.get_int_max_str_digits)
@@ -291,13 +299,15 @@ class _BodySizeLimit:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _error(413, f"请求体有 {declared} 字节，超过上限 {self.max_body_bytes} 字节；"
-                              "请把文本分成几个请求发送")(scope, receive, send)
+            await _error(
+                413, f"请求体有 {declared} 字节，超过上限 {self.max_body_bytes} 字节；请把文本分成几个请求发送"
+            )(scope, receive, send)
             return
         body, size = await self._read_limited(receive)
         if size > self.max_body_bytes:
-            await _error(413, f"请求体超过上限 {self.max_body_bytes} 字节（读到第 {size} 字节时停止）；"
-                              "请把文本分成几个请求发送")(scope, receive, send)
+            await _error(
+                413, f"请求体超过上限 {self.max_body_bytes} 字节（读到第 {size} 字节时停止）；请把文本分成几个请求发送"
+            )(scope, receive, send)
         elif body is not None:  # None: the client went away before the end of the body
             await self.app(scope, _replay(body, receive), send)
 
@@ -341,16 +351,21 @@ def _replay(body: bytes, receive):
 
 # --------------------------------------------------------------------------- the app
 APP_TITLE = "llmcourse 中文评论情感分析服务"
-APP_DESCRIPTION = ("对中文评论做情感分类（正面 / 负面）。POST /predict 一次提交一批原始文本，"
-                   "服务内部完成 jieba 分词、编码和模型推理；GET /health 查看状态、上限和版本。"
-                   "所有错误都以 JSON 对象 {\"detail\": \"中文说明\"} 返回，状态码为 4xx。"
-                   "这份说明就是 GET /openapi.json；服务不提供 /docs 网页（它要从网上加载脚本，离线时是空白的）。")
+APP_DESCRIPTION = (
+    "对中文评论做情感分类（正面 / 负面）。POST /predict 一次提交一批原始文本，"
+    "服务内部完成 jieba 分词、编码和模型推理；GET /health 查看状态、上限和版本。"
+    '所有错误都以 JSON 对象 {"detail": "中文说明"} 返回，状态码为 4xx。'
+    "这份说明就是 GET /openapi.json；服务不提供 /docs 网页（它要从网上加载脚本，离线时是空白的）。"
+)
 ERROR_RESPONSES = {
     400: {"model": ErrorResponse, "description": "请求体不是合法的 UTF-8 或不是合法的 JSON"},
     413: {"model": ErrorResponse, "description": "文本条数、单条字数或请求体大小超过上限"},
     415: {"model": ErrorResponse, "description": "Content-Type 不是 application/json，或声明了 UTF-8 以外的字符集"},
-    422: {"model": ErrorResponse, "description": "字段缺失或多余、类型不对（texts 不是字符串列表）、texts 为空，"
-                                                 "或文本里有孤立的代理码位（\\ud800-\\udfff）"},
+    422: {
+        "model": ErrorResponse,
+        "description": "字段缺失或多余、类型不对（texts 不是字符串列表）、texts 为空，"
+        "或文本里有孤立的代理码位（\\ud800-\\udfff）",
+    },
 }
 
 
@@ -377,8 +392,14 @@ def create_app(
     limits = Limits(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes)
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmcourse-predict")
     # No /docs or /redoc: their pages load scripts from a CDN and stay blank offline; /openapi.json remains.
-    app = FastAPI(title=APP_TITLE, description=APP_DESCRIPTION, version=__version__,
-                  lifespan=_shutdown_on_exit(executor), docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=APP_TITLE,
+        description=APP_DESCRIPTION,
+        version=__version__,
+        lifespan=_shutdown_on_exit(executor),
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.limits = limits
     _add_exception_handlers(app)
     _add_predict_route(app, model, executor, limits)
@@ -456,16 +477,24 @@ def _check_texts(texts: list[str], max_texts: int, max_chars: int) -> None:
             raise ApiError(413, f"texts[{i}] 有 {len(text)} 个字符，超过每条 {max_chars} 个字符的上限")
         lone = data.find_surrogate(text)
         if lone is not None:
-            raise ApiError(422, f"texts[{i}] 的第 {lone + 1} 个字符是孤立的代理码位 U+{ord(text[lone]):04X}，"
-                                "不是合法的 Unicode 字符：JSON 里的 \\ud800-\\udfff 转义必须成对出现")
+            raise ApiError(
+                422,
+                f"texts[{i}] 的第 {lone + 1} 个字符是孤立的代理码位 U+{ord(text[lone]):04X}，"
+                "不是合法的 Unicode 字符：JSON 里的 \\ud800-\\udfff 转义必须成对出现",
+            )
 
 
 def _add_predict_route(app: FastAPI, model, executor: concurrent.futures.Executor, limits: Limits) -> None:
     """POST /predict: read the body by the service's rules, check the limits, then run model.predict in the pool."""
     router = APIRouter(route_class=_JsonBodyRoute)
 
-    @router.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
-              summary="预测一批文本的情感", tags=["预测"])
+    @router.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses=ERROR_RESPONSES,
+        summary="预测一批文本的情感",
+        tags=["预测"],
+    )
     async def predict(body: PredictRequest) -> PredictResponse:
         """对 texts 中的每条文本给出标签（1 正面 / 0 负面）和正面概率，顺序与输入相同。"""
         _check_texts(body.texts, limits.max_texts, limits.max_chars)
