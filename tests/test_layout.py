@@ -25,6 +25,7 @@ LAYERS = {
     "llmcourse.registry": 1,
     "llmcourse.data": 2,
     "llmcourse.text": 3,
+    "llmcourse.probes": 3,
     "llmcourse.vectors": 4,
     "llmcourse.ngram": 4,
     "llmcourse.reference": 5,
