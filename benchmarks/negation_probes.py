@@ -25,9 +25,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from compare_models import KINDS, train  # noqa: E402
 
 from llmcourse import config, evaluation, pipeline, probes, registry  # noqa: E402
+
+from compare_models import KINDS, train  # noqa: E402
 
 
 def main(argv=None) -> int:

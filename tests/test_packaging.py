@@ -29,21 +29,8 @@ PROJECT = PYPROJECT["project"]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 SOURCE_DIRS = ("llmcourse", "tools", "tests", "benchmarks", "notebooks")
 # modules of this repository imported by name (tools/, tests/, benchmarks/ put their folder on sys.path)
-LOCAL = {
-    "llmcourse",
-    "conftest",
-    "build_state",
-    "student",
-    "prose_check",
-    "colab",
-    "compat",
-    "lock",
-    "logo",
-    "strip_outputs",
-    "results",
-    "check_search_index",
-    "check_offline_html",
-    "refresh_checked_outputs",
+LOCAL = {"llmcourse"} | {
+    path.stem for folder in ("tools", "tests", "benchmarks") for path in (ROOT / folder).glob("*.py")
 }
 OPTIONAL = {"tomli"}  # imported only where tomllib is missing (Python 3.10); declared with a marker
 
