@@ -43,3 +43,18 @@ def test_a_hand_edited_output_is_caught(tmp_path):
     edited = tmp_path / "edited.ipynb"
     edited.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
     assert strip_outputs.needs_change(edited) is True
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_compared_cells_do_not_glue(path):
+    # A glued value is an output only where MyST-NB is installed (the book build); on Colab and in
+    # `make compat` book.glue stores nothing, so a compared cell that glues would differ there.
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    gluing = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and strip_outputs.is_checked(c) and "glue" in "".join(c["source"])
+    ]
+    assert gluing == [], (
+        f"{path.name} 的单元格 {gluing} 既标了 NBVAL_CHECK_OUTPUT 又调用 book.glue：把 glue 移到下一个单元格"
+    )
