@@ -20,8 +20,6 @@ from nbclient import NotebookClient
 
 import strip_outputs  # tools/strip_outputs.py, next to this script
 
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-
 
 def refresh(path: str) -> int:
     """Execute `path` (quick profile) and rewrite it; returns the number of checked cells."""
@@ -34,23 +32,12 @@ def refresh(path: str) -> int:
         kernel_name="python3",
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
     ).execute()
-    checked = 0
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        if cell.source.lstrip().startswith(CHECK_MARK):
-            checked += 1
-            cell.outputs = [
-                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
-        else:
-            cell.outputs = []
-            cell.execution_count = None
     notebook.metadata = metadata
-    stored = strip_outputs.text(strip_outputs.strip(json.loads(nbformat.writes(notebook))))  # what the hook writes
+    stripped = strip_outputs.strip(json.loads(nbformat.writes(notebook)))  # exactly what the hook keeps
+    stored = strip_outputs.text(stripped)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(stored)
-    return checked
+    return sum(1 for cell in stripped["cells"] if cell.get("cell_type") == "code" and strip_outputs.is_checked(cell))
 
 
 if __name__ == "__main__":

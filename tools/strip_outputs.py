@@ -77,10 +77,16 @@ def text(nb: dict) -> str:
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def stored(path: Path) -> tuple[str, str]:
+    """(the notebook's text now, the text the hook would write)."""
+    old = path.read_text(encoding="utf-8")
+    return old, text(strip(json.loads(old)))
+
+
 def needs_change(path: Path) -> bool:
     """True when the hook would rewrite the notebook at `path`."""
-    old = path.read_text(encoding="utf-8")
-    return text(strip(json.loads(old))) != old
+    old, new = stored(path)
+    return new != old
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     changed = []
     for path in args.notebooks:
-        if needs_change(path):
+        old, new = stored(path)
+        if new != old:
             changed.append(path)
             if not args.check:
-                path.write_text(text(strip(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+                path.write_text(new, encoding="utf-8")
     for path in changed:
         print(f"{path}: {'应清除输出' if args.check else '已清除输出'}（只保留 {CHECK_MARK} 单元格的输出）")
     return 1 if changed else 0
