@@ -1,7 +1,7 @@
 """llmcourse: the helper package of the course 《从零构建语言模型系统》.
 
 What the chapters teach, one idea per module, imported one way:
-config, errors, cache, registry (foundations) -> data -> text, probes -> vectors, ngram ->
+config, errors, cache, registry (foundations) -> data, domains -> text, probes -> vectors, ngram ->
 models, reference, baselines -> training -> pretraining, lm -> evaluation ->
 saving -> plotting, pipeline, exercises (composition). Two rooms sit above it:
 `llmcourse.book` (what notebooks use to glue numbers and guard claims in the prose)

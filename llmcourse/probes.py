@@ -22,9 +22,8 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from llmcourse import data
+from llmcourse.domains import DOMAIN_NAMES, DOMAINS  # noqa: F401 - the three domains, re-exported
 
-DOMAINS = ("hotel", "book", "computer")
-DOMAIN_NAMES = {"hotel": "酒店", "book": "图书", "computer": "电脑"}
 # affirmed / negated: the two members of a minimal pair; the other four are single sentences.
 CATEGORIES = ("affirmed", "negated", "double_negation", "contrast", "negation_no_flip", "hedged")
 CATEGORY_NAMES = {
@@ -254,15 +253,17 @@ def pair_edit(affirmed: str, negated: str) -> tuple[str, str]:
     return affirmed[start : len(affirmed) - end], negated[start : len(negated) - end]
 
 
-def pair_accuracy(probabilities_by_text: Mapping[str, float]) -> float:
+def pair_accuracy(probabilities_by_text: Mapping[str, float], domain: str | None = None) -> float:
     """The share of minimal pairs whose two members are both classified correctly (positive when p >= 0.5).
 
     `probabilities_by_text` maps each probe text to the model's positive
     probability. A model that ignores negation gives both members of a pair the
     same answer and so scores 0 here, however well it does on each sentence
-    alone. Taught in chapter 3.
+    alone. `domain`: only that domain's pairs. Taught in chapter 3.
     """
-    pairs = minimal_pairs()
+    if domain is not None and domain not in DOMAINS:
+        raise ValueError(f"未知的领域 {domain!r}：可选 {', '.join(DOMAINS)}")
+    pairs = [pair for pair in minimal_pairs() if domain is None or pair[0].domain == domain]
     for affirmed, negated in pairs:
         for probe in (affirmed, negated):
             if probe.text not in probabilities_by_text:

@@ -24,6 +24,7 @@ LAYERS = {
     "llmcourse.cache": 1,
     "llmcourse.registry": 1,
     "llmcourse.data": 2,
+    "llmcourse.domains": 2,
     "llmcourse.text": 3,
     "llmcourse.probes": 3,
     "llmcourse.vectors": 4,

@@ -148,3 +148,19 @@ def test_score_of_an_oracle_and_of_a_model_that_ignores_negation():
 def test_score_needs_one_probability_per_probe():
     with pytest.raises(ValueError, match=f"应有 {len(probes.PROBES)} 个概率"):
         probes.score([0.5] * (len(probes.PROBES) - 1))
+
+
+def test_pair_accuracy_of_one_domain_counts_only_that_domains_pairs():
+    oracle = {p.text: float(p.label) for p in probes.PROBES}
+    hotel_pairs = [pair for pair in probes.minimal_pairs() if pair[0].domain == "hotel"]
+    assert hotel_pairs and len(hotel_pairs) < len(probes.minimal_pairs())
+    # a book pair wrong does not move the hotel score; a hotel pair wrong does
+    book_affirmed, book_negated = next(pair for pair in probes.minimal_pairs() if pair[0].domain == "book")
+    book_wrong = {**oracle, book_negated.text: float(book_affirmed.label)}
+    assert probes.pair_accuracy(book_wrong, "hotel") == 1.0
+    assert probes.pair_accuracy(book_wrong, "book") < 1.0
+    affirmed, negated = hotel_pairs[0]
+    hotel_wrong = {**oracle, negated.text: float(affirmed.label)}
+    assert probes.pair_accuracy(hotel_wrong, "hotel") == pytest.approx(1 - 1 / len(hotel_pairs))
+    with pytest.raises(ValueError, match="未知的领域"):
+        probes.pair_accuracy(oracle, "food")
