@@ -224,8 +224,14 @@ def hand_check(texts: Sequence[str], assignment: Assignment) -> HandCheck:
     return HandCheck(len(HAND_CHECKED), unclear, wrong, {m: (w, n) for m, (w, n) in tally.items()})
 
 
+def check_domain(domain: str) -> str:
+    """`domain` itself if it is one of DOMAINS, else a ValueError that lists them."""
+    if domain not in DOMAINS:
+        raise ValueError(f"未知的领域 {domain!r}：可选 {', '.join(DOMAINS)}")
+    return domain
+
+
 def domain_mask(assignment: Assignment, domain: str) -> np.ndarray:
     """Boolean mask, shape (n,): the texts assigned to `domain`."""
-    if domain not in DOMAINS:
-        raise ValueError(f"未知的领域「{domain}」：可选 {', '.join(DOMAINS)}")
+    check_domain(domain)
     return np.array([d == domain for d in assignment.domains])

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from llmcourse import data
-from llmcourse.domains import DOMAIN_NAMES, DOMAINS  # noqa: F401 - the three domains, re-exported
+from llmcourse.domains import DOMAIN_NAMES, DOMAINS, check_domain  # noqa: F401 - the three domains, re-exported
 
 # affirmed / negated: the two members of a minimal pair; the other four are single sentences.
 CATEGORIES = ("affirmed", "negated", "double_negation", "contrast", "negation_no_flip", "hedged")
@@ -223,8 +223,8 @@ def probe_set(category: str | None = None, domain: str | None = None) -> data.La
     """
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"未知的探针类别 {category!r}：可选 {', '.join(CATEGORIES)}")
-    if domain is not None and domain not in DOMAINS:
-        raise ValueError(f"未知的领域 {domain!r}：可选 {', '.join(DOMAINS)}")
+    if domain is not None:
+        check_domain(domain)
     chosen = [p for p in PROBES if category in (None, p.category) and domain in (None, p.domain)]
     return data.LabeledTexts([p.text for p in chosen], [p.label for p in chosen])
 
@@ -261,8 +261,8 @@ def pair_accuracy(probabilities_by_text: Mapping[str, float], domain: str | None
     same answer and so scores 0 here, however well it does on each sentence
     alone. `domain`: only that domain's pairs. Taught in chapter 3.
     """
-    if domain is not None and domain not in DOMAINS:
-        raise ValueError(f"未知的领域 {domain!r}：可选 {', '.join(DOMAINS)}")
+    if domain is not None:
+        check_domain(domain)
     pairs = [pair for pair in minimal_pairs() if domain is None or pair[0].domain == domain]
     for affirmed, negated in pairs:
         for probe in (affirmed, negated):
