@@ -1,6 +1,9 @@
 """Shared fixtures: the real corpus, loaded once per test session."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -50,3 +53,17 @@ def saved_quick_model(reviews, tmp_path_factory):
         return directory, list(prepared.splits.test.texts)
 
     return make
+
+
+@pytest.fixture
+def run_quick_benchmark(tmp_path):
+    """A function: run benchmarks/NAME.py with ARGS under the quick profile and an empty cache; return its stdout."""
+
+    def run(name: str, *args: str) -> str:
+        env = dict(os.environ, LLMCOURSE_PROFILE="quick", LLMCOURSE_CACHE_DIR=str(tmp_path / "cache"))
+        script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        return subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=600, check=True
+        ).stdout
+
+    return run

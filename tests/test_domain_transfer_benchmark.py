@@ -3,36 +3,21 @@ domain) and prints its table, so the benchmark that chapter 5's leave-one-domain
 from cannot rot unnoticed."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from llmcourse import domains
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def test_the_domain_transfer_benchmark_prints_its_table(tmp_path):
-    env = dict(os.environ, LLMCOURSE_PROFILE="quick", LLMCOURSE_CACHE_DIR=str(tmp_path / "cache"))
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "domain_transfer.py"),
-            "--kinds",
-            "tfidf-word",
-            "tfidf-char",
-            "--folds",
-            "book",
-            "--json",
-            str(tmp_path / "rows.json"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=True,
-    ).stdout
+def test_the_domain_transfer_benchmark_prints_its_table(tmp_path, run_quick_benchmark):
+    out = run_quick_benchmark(
+        "domain_transfer",
+        "--kinds",
+        "tfidf-word",
+        "tfidf-char",
+        "--folds",
+        "book",
+        "--json",
+        str(tmp_path / "rows.json"),
+    )
     assert "hand check: 60 reviews" in out
     rows = json.loads((tmp_path / "rows.json").read_text(encoding="utf-8"))
     assert rows["hand_check"]["checked"] == len(domains.HAND_CHECKED)
