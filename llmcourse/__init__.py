@@ -2,8 +2,9 @@
 
 What the chapters teach, one idea per module, imported one way:
 config, errors, cache, registry (foundations) -> data, domains -> text, probes -> vectors, ngram ->
-models, reference, baselines -> training -> pretraining, lm -> evaluation ->
-saving -> plotting, pipeline, exercises (composition). Two rooms sit above it:
+models, reference, baselines -> training -> pretraining, lm -> evaluation, subword ->
+saving -> plotting, pipeline, exercises, gpt (composition) -> gptlab (chapter 8's
+miniature-GPT experiments). Two rooms sit above it:
 `llmcourse.book` (what notebooks use to glue numbers and guard claims in the prose)
 and `llmcourse.deploy` (command line, HTTP service, SavedModel export, with its
 own optional dependencies); the tools that build the book live outside the

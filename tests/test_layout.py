@@ -36,19 +36,22 @@ LAYERS = {
     "llmcourse.pretraining": 7,
     "llmcourse.lm": 7,
     "llmcourse.evaluation": 8,
+    "llmcourse.subword": 8,
     "llmcourse.plotting": 8,
     "llmcourse.saving": 9,
     "llmcourse.pipeline": 10,
     "llmcourse.exercises": 10,
+    "llmcourse.gpt": 10,
+    "llmcourse.gptlab": 11,
     # the rooms above the core: the book's prose tools, and deployment
-    "llmcourse.book": 11,
-    "llmcourse.deploy": 11,
-    "llmcourse.deploy.service": 11,
-    "llmcourse.deploy.export": 11,
-    "llmcourse.deploy.cli": 12,
-    "llmcourse.__main__": 13,  # `python -m llmcourse` runs the command line
+    "llmcourse.book": 12,
+    "llmcourse.deploy": 12,
+    "llmcourse.deploy.service": 12,
+    "llmcourse.deploy.export": 12,
+    "llmcourse.deploy.cli": 13,
+    "llmcourse.__main__": 14,  # `python -m llmcourse` runs the command line
 }
-DEPLOY_LAYER = 11
+DEPLOY_LAYER = 12
 SERVE_DEPENDENCIES = {"fastapi", "uvicorn", "starlette", "pydantic"}
 MAX_FUNCTION_LINES = 60
 

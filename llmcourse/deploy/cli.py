@@ -1,4 +1,4 @@
-"""Command line: `llmcourse train | evaluate | predict | serve` (also `python -m llmcourse`).
+"""Command line: `llmcourse train | evaluate | predict | serve | generate` (also `python -m llmcourse`).
 
 A thin shell over the functions the notebooks call, with one error boundary
 (`main`): an expected failure (`errors.CourseError`: a bad file, a damaged model
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import sys
@@ -239,6 +240,45 @@ def _add_evaluate_and_predict(sub) -> None:
     predict.set_defaults(func=cmd_predict)
 
 
+MAX_GENERATE_TOKENS = 10000
+
+
+def cmd_generate(args) -> int:
+    """`llmcourse generate`: continue a beginning with a saved language model, one line on stdout.
+
+    The settings are checked before the model is loaded; a beginning longer than the
+    model's context is refused. Taught in chapter 8.
+    """
+    prompt = _argument_texts([args.prompt])[0]
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise UsageError(f"--temperature 必须是非负的有限数（0 表示每次取最可能的词元），实际是 {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        raise UsageError(f"--top-k 必须是正整数，实际是 {args.top_k}")
+    if not 1 <= args.max_tokens <= MAX_GENERATE_TOKENS:
+        raise UsageError(f"--max-tokens 应在 1 到 {MAX_GENERATE_TOKENS} 之间，实际是 {args.max_tokens}")
+    from llmcourse import gpt  # deferred: it imports TensorFlow, which the other commands may not need
+
+    model = gpt.load_lm(args.model)
+    read = len(model.tokenizer.prompt_ids(prompt)) - 1
+    if read >= model.config.context - 1:
+        raise UsageError(f"开头有 {read} 个词元，这个模型最多读 {model.config.context - 2} 个再续写")
+    print(model.generate(prompt, args.max_tokens, args.temperature, args.top_k, config.resolve_seed(args.seed)))
+    return 0
+
+
+def _add_generate(sub) -> None:
+    generate = sub.add_parser("generate", help="用保存的语言模型（第 8 章的小 GPT）续写一段开头")
+    generate.add_argument("--model", required=True, help="语言模型目录")
+    generate.add_argument("--temperature", type=float, default=0.8, help="温度（默认 0.8；0 表示每次取最可能的词元）")
+    generate.add_argument("--top-k", type=int, default=None, help="只在概率最高的 k 个词元中抽样（默认不限）")
+    generate.add_argument("--max-tokens", type=int, default=50, help="最多续写的词元数（默认 50）")
+    generate.add_argument(
+        "--seed", type=int, default=None, help="随机种子（默认取环境变量 LLMCOURSE_SEED，没有时为 42）"
+    )
+    generate.add_argument("prompt", help="开头的文字（可以是空字符串）")
+    generate.set_defaults(func=cmd_generate)
+
+
 def _add_serve(sub) -> None:
     serve = sub.add_parser("serve", help="启动 HTTP 预测服务（POST /predict，GET /health）")
     serve.add_argument("--model", required=True, help="模型目录")
@@ -267,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     Taught in chapter 5 and on the deployment page.
     """
-    parser = argparse.ArgumentParser(prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务")
+    parser = argparse.ArgumentParser(
+        prog="llmcourse", description="中文评论情感分析：训练、评估、预测、提供 HTTP 服务；用小 GPT 续写文字"
+    )
     parser.add_argument(
         "--debug", action="store_true", help=f"出现意外错误时显示完整的调用栈（也可以设置环境变量 {DEBUG_ENV}=1）"
     )
@@ -275,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate_and_predict(sub)
     _add_serve(sub)
+    _add_generate(sub)
     return parser
 
 

@@ -1,0 +1,204 @@
+"""The miniature GPT (chapter 8): attention against NumPy, the causal mask, cached generation,
+saving, the three tokenizers and the `generate` command, on real reviews."""
+
+import io
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from llmcourse import gpt, subword
+from llmcourse.deploy import cli
+from llmcourse.saving import ModelLoadError
+
+TINY = dict(context=32, dim=16, depth=2, heads=2)
+
+
+@pytest.fixture(scope="module")
+def texts(small_reviews):
+    return list(small_reviews.texts[:300])
+
+
+@pytest.fixture(scope="module")
+def trained(texts):
+    """A tiny character GPT trained for 60 steps on 250 real reviews; the last 50 are held out."""
+    tokenizer = subword.fit_tokenizer("char", texts[:250])
+    shape = gpt.GPTConfig(len(tokenizer), **TINY)
+    return gpt.GPTLanguageModel(tokenizer, shape, seed=3).fit(texts[:250], steps=60, batch_size=16, log_every=10)
+
+
+@pytest.fixture(scope="module")
+def saved(trained, tmp_path_factory):
+    return trained.save(tmp_path_factory.mktemp("gpt"))
+
+
+def test_numpy_attention_matches_the_keras_layer():
+    rng = np.random.default_rng(0)
+    layer = gpt.CausalSelfAttention(24, 3)
+    layer.build((None, None, 24))
+    for variable in layer.weights:  # random weights of a realistic size, not Keras' zero biases
+        variable.assign(rng.normal(scale=0.3, size=variable.shape).astype("float32"))
+    x = rng.normal(size=(2, 7, 24)).astype("float32")
+    expected = gpt.reference_attention(
+        x, layer.qkv.kernel.numpy(), layer.qkv.bias.numpy(), layer.proj.kernel.numpy(), layer.proj.bias.numpy(), 3
+    )
+    assert np.max(np.abs(layer(x).numpy() - expected)) < 1e-5
+
+
+def test_no_position_sees_a_later_one(trained):
+    ids = trained.tokenizer.prompt_ids("房间很干净，服务也很好")[None, :]
+    changed = ids.copy()
+    changed[0, 6:] = trained.tokenizer.unit_id("差")
+    before, after = trained.model(ids).numpy(), trained.model(changed).numpy()
+    assert np.allclose(before[0, :6], after[0, :6], atol=1e-6)
+    assert not np.allclose(before[0, 6:], after[0, 6:], atol=1e-3)  # the change is seen from there on
+
+
+def test_training_on_real_reviews_lowers_the_loss_below_a_uniform_guess(trained, texts):
+    assert trained.log.loss[-1] < trained.log.loss[0] - 0.5
+    assert trained.bits_per_char(texts[250:]) < math.log2(len(trained.tokenizer))
+
+
+def test_cached_greedy_generation_equals_uncached(trained):
+    for prompt in ("", "这家酒店", "书的内容"):
+        cached = trained.generate_ids(prompt, max_tokens=20, temperature=0, use_cache=True)
+        plain = trained.generate_ids(prompt, max_tokens=20, temperature=0, use_cache=False)
+        assert cached == plain
+
+
+def test_sampling_is_seeded_and_top_k_one_is_greedy(trained):
+    a = trained.generate("房间", max_tokens=15, temperature=1.0, seed=5)
+    assert a == trained.generate("房间", max_tokens=15, temperature=1.0, seed=5)
+    assert trained.generate("房间", max_tokens=15, temperature=1.3, top_k=1, seed=9) == trained.generate(
+        "房间", max_tokens=15, temperature=0
+    )
+
+
+def test_generation_stops_at_the_context(trained):
+    ids = trained.generate_ids("好" * 20, max_tokens=1000, temperature=1.0, seed=1)
+    assert len(ids) <= TINY["context"] - 21
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_tokens": 0}, {"temperature": -1.0}, {"temperature": float("nan")}, {"top_k": 0}]
+)
+def test_bad_sampling_settings_are_refused(trained, kwargs):
+    with pytest.raises(ValueError, match="必须"):
+        trained.generate("好", **kwargs)
+
+
+def test_save_and_load_give_identical_next_token_probabilities(trained, saved):
+    loaded = gpt.load_lm(saved)
+    for prefix in ("", "服务", "这本书写得"):
+        assert np.array_equal(trained.distribution(prefix), loaded.distribution(prefix))
+    assert abs(trained.distribution("服务").sum() - 1) < 1e-6
+
+
+def damage(directory, name, change):
+    path = directory / name
+    state = json.loads(path.read_text(encoding="utf-8"))
+    change(state)
+    path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "name, change, field",
+    [
+        ("config.json", lambda s: s.update(format="llmcourse.model/1"), "format"),
+        ("config.json", lambda s: s["architecture"].update(dim=17), "dim"),
+        ("config.json", lambda s: s["architecture"].update(depth=-1), "depth"),
+        ("config.json", lambda s: s["architecture"].update(vocab_size=5), "vocab_size"),
+        ("config.json", lambda s: s.update(tokenizer="bytes"), "tokenizer"),
+        ("tokenizer.json", lambda s: s.update(kind="word"), "kind"),
+        ("tokenizer.json", lambda s: s["counts"].update({"好": -1}), "counts"),
+    ],
+)
+def test_a_damaged_language_model_is_refused_naming_the_field(saved, tmp_path, name, change, field):
+    import shutil
+
+    copy = shutil.copytree(saved, tmp_path / "copy")
+    damage(copy, name, change)
+    with pytest.raises(ModelLoadError, match=field):
+        gpt.load_lm(copy)
+
+
+def test_a_truncated_weights_file_is_refused(saved, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(saved, tmp_path / "copy")
+    data = (copy / gpt.WEIGHTS_FILE).read_bytes()
+    (copy / gpt.WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="model.weights.h5"):
+        gpt.load_lm(copy)
+
+
+def test_the_three_tokenizers_on_the_same_text(texts):
+    train, heldout = texts[:250], texts[250:]
+    tokenizers = {kind: subword.fit_tokenizer(kind, train, 2500 if kind != "char" else None) for kind in subword.KINDS}
+    table = subword.tokenizer_table(tokenizers, heldout).set_index("分词方式")
+    tokens = table["每条评论的词元数"]
+    assert tokens["char"] > tokens["sentencepiece"] and tokens["char"] > tokens["word"]
+    assert table.loc["sentencepiece", "未登录的字"] < table.loc["word", "未登录的字"]
+    piece = tokenizers["sentencepiece"]
+    for text in heldout[:20]:  # byte fallback: every held-out review comes back exactly
+        assert piece.decode(piece.target_ids(text)[:-1]) == subword.clean(text)
+
+
+def test_a_sentencepiece_model_saves_and_loads(texts, tmp_path):
+    tokenizer = subword.fit_tokenizer("sentencepiece", texts[:250], 2500)
+    shape = gpt.GPTConfig(len(tokenizer), context=16, dim=8, depth=1, heads=2)
+    model = gpt.GPTLanguageModel(tokenizer, shape, seed=1)
+    model.save(tmp_path / "sp")
+    loaded = gpt.load_lm(tmp_path / "sp")
+    assert loaded.tokenizer.units("房间很干净") == tokenizer.units("房间很干净")
+    assert np.array_equal(loaded.distribution("房间"), model.distribution("房间"))
+    with pytest.raises(ValueError, match="sentencepiece"):
+        subword.fit_tokenizer("sentencepiece", texts[:250], 100)  # fewer pieces than the characters needed
+    (tmp_path / "sp" / subword.SENTENCEPIECE_FILE).write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="tokenizer.model"):
+        gpt.load_lm(tmp_path / "sp")
+
+
+def run_cli(capsys, monkeypatch, argv):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8"))
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.out, out.err
+
+
+def test_generate_continues_the_beginning(saved, capsys, monkeypatch):
+    code, out, _ = run_cli(capsys, monkeypatch, ["generate", "--model", str(saved), "--temperature", "0", "房间"])
+    assert code == 0 and out.startswith("房间")
+
+
+@pytest.mark.parametrize(
+    "extra, pattern",
+    [
+        (["--temperature", "-1"], "--temperature"),
+        (["--temperature", "nan"], "--temperature"),
+        (["--top-k", "0"], "--top-k"),
+        (["--max-tokens", "0"], "--max-tokens"),
+        (["--max-tokens", "100000"], "--max-tokens"),
+    ],
+)
+def test_generate_refuses_bad_settings_with_exit_2(saved, capsys, monkeypatch, extra, pattern):
+    code, _, err = run_cli(capsys, monkeypatch, ["generate", "--model", str(saved), *extra, "房间"])
+    assert code == 2 and pattern in err.strip().splitlines()[-1]
+
+
+def test_generate_refuses_a_missing_model_a_classifier_and_a_long_beginning(saved, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(capsys, monkeypatch, ["generate", "--model", str(tmp_path / "none"), "好"])
+    assert code == 2 and "找不到" in err
+    classifier = tmp_path / "classifier"
+    classifier.mkdir()
+    (classifier / "config.json").write_text(json.dumps({"format": "llmcourse.model/1"}), encoding="utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, ["generate", "--model", str(classifier), "好"])
+    assert code == 2 and "predict" in err
+    code, _, err = run_cli(capsys, monkeypatch, ["generate", "--model", str(saved), "好" * 40])
+    assert code == 2 and "开头" in err
