@@ -667,17 +667,32 @@ def check_sampling(max_tokens: int, temperature: float, top_k: int | None) -> No
         raise ValueError(f"top_k 必须是正整数，实际是 {top_k!r}")
 
 
-def pick_token(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
-    """One id from next-token logits (词表大小,): greedy at temperature 0, else top-k sampling. Taught in chapter 8."""
+def sampling_distribution(logits: np.ndarray, temperature: float, top_k: int | None = None) -> np.ndarray:
+    """The probabilities generation draws the next id from, shape (词表大小,), float64.
+
+    Padding and UNK_TOKEN get 0. Temperature 0: all the mass on the most probable id
+    (greedy). Otherwise softmax(logits / temperature) over the `top_k` most probable ids
+    (all when top_k is None). Taught in chapter 8.
+    """
     z = np.asarray(logits, dtype=np.float64).copy()
     z[[subword.PAD_ID, subword.UNK_ID]] = -np.inf
     if temperature == 0:
-        return int(np.argmax(z))
+        greedy = np.zeros_like(z)
+        greedy[int(np.argmax(z))] = 1.0
+        return greedy
     z = z / temperature
     if top_k is not None and top_k < np.isfinite(z).sum():
         z[z < np.partition(z, -top_k)[-top_k]] = -np.inf
     q = np.exp(z - z.max())
-    return int(rng.choice(len(q), p=q / q.sum()))
+    return q / q.sum()
+
+
+def pick_token(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
+    """One id from next-token logits (词表大小,), drawn from `sampling_distribution`. Taught in chapter 8."""
+    if temperature == 0:
+        return int(np.argmax(sampling_distribution(logits, 0)))
+    q = sampling_distribution(logits, temperature, top_k)
+    return int(rng.choice(len(q), p=q))
 
 
 # --------------------------------------------------------------------------- training, cached

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from llmcourse import cache, config, data, evaluation, gpt, lm, ngram, saving, subword
+from llmcourse import cache, config, data, evaluation, exercises, gpt, lm, ngram, saving, subword
 from llmcourse.config import resolve_seed
 
 tf = gpt.tf
@@ -58,7 +58,7 @@ GPT_SIZES: dict[str, GPTSizes] = {
         depth=2,
         heads=4,
         batch_size=32,
-        steps=500,
+        steps=300,
         learning_rate=3e-3,
         extra_sentences=3000,
         scaling=((32, 1), (64, 2), (128, 2)),
@@ -67,7 +67,7 @@ GPT_SIZES: dict[str, GPTSizes] = {
         subword_vocab=8000,
         word_vocab=20000,
         lstm_epochs=1,
-        finetune_epochs=2,
+        finetune_epochs=1,
         finetune_learning_rate=5e-4,
     ),
     "quick": GPTSizes(
@@ -80,10 +80,10 @@ GPT_SIZES: dict[str, GPTSizes] = {
         steps=20,
         learning_rate=3e-3,
         extra_sentences=100,
-        scaling=((16, 1), (32, 1)),
+        scaling=((16, 1), (24, 1), (32, 1)),
         tokenizer_size=(16, 1),
         tokenizer_steps=10,
-        subword_vocab=1000,
+        subword_vocab=3000,
         word_vocab=2000,
         lstm_epochs=1,
         finetune_epochs=1,
@@ -281,7 +281,7 @@ TOKENIZER_NAMES = {"char": "字", "word": "jieba 词", "sentencepiece": "sentenc
 
 
 def tokenizer_models(train: Sequence[str], sizes: GPTSizes) -> dict[str, gpt.GPTLanguageModel]:
-    """One GPT per tokenizer, the same shape and steps, trained on the training reviews only (cached).
+    """One GPT per tokenizer, the same shape and steps, tokenizer and model fitted on `texts` only (cached).
 
     Taught in chapter 8.
     """
@@ -347,6 +347,18 @@ def classifier_inputs(lm: gpt.GPTLanguageModel, texts: Sequence[str]) -> tuple[n
     return x, np.array([len(r) for r in reads], dtype=np.int32)
 
 
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Indices in batches of reviews of similar length (little padding); with `rng`, shuffled within and across.
+
+    Taught in chapter 8.
+    """
+    order = np.argsort(lengths + (rng.random(len(lengths)) if rng is not None else 0), kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
 class GPTSentiment:
     """The pretrained GPT with one logistic unit on the hidden state after the review's last token.
 
@@ -355,13 +367,16 @@ class GPTSentiment:
     """
 
     def __init__(self, lm: gpt.GPTLanguageModel, seed: int | None = None):
-        config.set_seed(resolve_seed(seed), tensorflow=True)
+        self.seed = resolve_seed(seed)
+        config.set_seed(self.seed, tensorflow=True)
         self.lm = lm
         self.backbone = gpt.build_gpt(lm.config, seed)
         self.backbone.set_weights(lm.model.get_weights())
         self.head = keras.layers.Dense(1, name="sentiment")
         self.head.build((None, lm.config.dim))
-        self.variables = self.backbone.trainable_variables + self.head.trainable_variables
+        unused = id(self.backbone.output_bias)  # the next-token output is not used for classification
+        backbone = [v for v in self.backbone.trainable_variables if id(v) != unused]
+        self.variables = backbone + self.head.trainable_variables
 
     def logits(self, x, lengths, training=False):
         """x (批量, 上下文长度), lengths (批量,) -> positive-class logits (批量,)."""
@@ -369,12 +384,13 @@ class GPTSentiment:
         return self.head(h)[:, 0]
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+        """P(positive) of each review, shape (评论数,); reviews of similar length are batched together."""
         x, lengths = classifier_inputs(self.lm, texts)
-        out = [
-            tf.sigmoid(self.logits(x[i : i + batch_size], lengths[i : i + batch_size])).numpy()
-            for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(out).astype(np.float64)
+        out = np.zeros(len(x), dtype=np.float64)
+        for index in length_batches(lengths, batch_size):
+            width = int(lengths[index].max())
+            out[index] = tf.sigmoid(self.logits(tf.constant(x[index, :width]), tf.constant(lengths[index]))).numpy()
+        return out
 
     def fit(self, texts, labels, val_texts, val_labels, epochs: int, learning_rate: float, batch_size: int = 32):
         """Fine-tune for `epochs`; keep the weights of the epoch with the best validation accuracy.
@@ -386,13 +402,12 @@ class GPTSentiment:
         optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
         optimizer.build(self.variables)
         step = self._train_step(optimizer)
-        rng = np.random.default_rng(resolve_seed(None))
+        rng = np.random.default_rng(self.seed)
         history, best = [], (-1.0, None)
         for _ in range(epochs):
-            order = rng.permutation(len(x))
-            for i in range(0, len(order), batch_size):
-                index = order[i : i + batch_size]
-                step(tf.constant(x[index]), tf.constant(lengths[index]), tf.constant(y[index]))
+            for index in length_batches(lengths, batch_size, rng):
+                width = int(lengths[index].max())  # padded to the longest review of the batch only
+                step(tf.constant(x[index, :width]), tf.constant(lengths[index]), tf.constant(y[index]))
             accuracy = float(np.mean((self.predict_proba(val_texts) >= 0.5) == np.asarray(val_labels)))
             history.append(accuracy)
             if accuracy > best[0]:
@@ -451,15 +466,23 @@ def finetuned(lm: gpt.GPTLanguageModel, splits: data.Splits, sizes: GPTSizes, se
     return cache.cached("gpt-sentiment", key, compute, Adapted.save, Adapted.load)[0]
 
 
-# The label words compared after a prompt; the pair and the template are chosen on validation data.
-LABEL_WORDS = (("好", "差"), ("满意", "失望"), ("推荐", "后悔"))
-PROMPT_TEMPLATES = ("{review}总的来说，", "{review}总之，很")
+# The label characters compared after a prompt; the pair and the template are chosen on validation data.
+LABEL_WORDS = (("好", "差"), ("棒", "烂"), ("值", "亏"))
+PROMPT_TEMPLATES = ("{review}总的来说，很", "{review}总之，")
 
 
-def prompt_scores(lm: gpt.GPTLanguageModel, texts: Sequence[str], template: str, words: tuple[str, str]) -> np.ndarray:
-    """ln P(positive word | prompt) - ln P(negative word | prompt) for each review. Taught in chapter 8."""
-    prompts = [template.format(review=t) for t in texts]
-    return lm.continuation_log_probs(prompts, words[0]) - lm.continuation_log_probs(prompts, words[1])
+def prompt_scores(lm: gpt.GPTLanguageModel, texts: Sequence[str], template: str) -> dict[tuple[str, str], np.ndarray]:
+    """For each label pair: ln P(positive character | prompt) - ln P(negative character | prompt), per review.
+
+    One pass of the model gives the next-token distribution after every prompt, so all
+    pairs cost the same as one. Taught in chapter 8.
+    """
+    log_p = lm.next_log_probs([template.format(review=t) for t in texts])  # (评论数, 词表大小)
+    ids = {ch: lm.tokenizer.unit_id(ch) for pair in LABEL_WORDS for ch in pair}
+    unknown = [ch for ch, i in ids.items() if i == subword.UNK_ID]
+    if unknown:
+        raise ValueError(f"分词器不认识标签字 {'、'.join(unknown)}")
+    return {pair: log_p[:, ids[pair[0]]] - log_p[:, ids[pair[1]]] for pair in LABEL_WORDS}
 
 
 def best_threshold(scores: np.ndarray, labels: Sequence[int]) -> tuple[float, float]:
@@ -483,11 +506,10 @@ def zero_shot(lm: gpt.GPTLanguageModel, splits: data.Splits, seed: int | None = 
         start = time.perf_counter()
         trials = []
         for template in PROMPT_TEMPLATES:
-            for words in LABEL_WORDS:
-                scores = prompt_scores(lm, splits.val.texts, template, words)
+            for words, scores in prompt_scores(lm, splits.val.texts, template).items():
                 trials.append((best_threshold(scores, splits.val.y), template, words, scores))
         (cut, accuracy), template, words, val_scores = max(trials, key=lambda t: t[0][1])
-        test_scores = prompt_scores(lm, splits.test.texts, template, words)
+        test_scores = prompt_scores(lm, splits.test.texts, template)[words]
         detail = {
             "template": template,
             "words": list(words),
@@ -495,13 +517,8 @@ def zero_shot(lm: gpt.GPTLanguageModel, splits: data.Splits, seed: int | None = 
             "val_accuracy": accuracy,
             "trials": [{"template": t, "words": list(w), "val_accuracy": a} for (_, a), t, w, _ in trials],
         }
-        return Adapted(
-            "小 GPT 提示（不微调）",
-            _as_probability(val_scores - cut),
-            _as_probability(test_scores - cut),
-            time.perf_counter() - start,
-            detail,
-        )
+        probabilities = (_as_probability(val_scores - cut), _as_probability(test_scores - cut))
+        return Adapted("小 GPT 提示（不微调）", *probabilities, time.perf_counter() - start, detail)
 
     settings = {"lm": lm.training, "templates": PROMPT_TEMPLATES, "words": LABEL_WORDS, "seed": resolve_seed(seed)}
     key = cache.make_key(__name__, list(splits.val.texts), list(splits.test.texts), settings)
@@ -511,3 +528,96 @@ def zero_shot(lm: gpt.GPTLanguageModel, splits: data.Splits, seed: int | None = 
 def _as_probability(margin: np.ndarray) -> np.ndarray:
     """A score margin (>= 0: positive) as a probability, >= 0.5 exactly when the margin is >= 0."""
     return np.where(margin >= 0, 0.5 + 0.5 * (1 - np.exp(-np.abs(margin))), 0.5 * np.exp(-np.abs(margin)))
+
+
+# --------------------------------------------------------------------------- the section's exercises
+def _expected_attention(x: np.ndarray, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray) -> np.ndarray:
+    """Single-head causal attention (T, d) -> (T, d_v): the package's reference with one head, no biases."""
+    d = wq.shape[1]
+    kernel = np.concatenate([wq, wk, wv], axis=1)
+    return gpt.reference_attention(x[None], kernel, np.zeros(3 * d), np.eye(d), np.zeros(d), heads=1)[0]
+
+
+def check_causal_attention(fn, quiet: bool = False) -> exercises.CheckResult:
+    """Exercise ch8-gpt-ex1: `fn(x, wq, wk, wv)` is single-head causal self-attention in NumPy.
+
+    Checked on random inputs against `gpt.reference_attention`, and for causality: changing
+    the last position must leave every earlier output unchanged. Taught in chapter 8.
+    """
+    exercise = "ch8-gpt-ex1"
+    rng = np.random.default_rng(8)
+    x, wq, wk, wv = rng.normal(size=(7, 6)), *(rng.normal(size=(6, 6)) for _ in range(3))
+    try:
+        mine = np.asarray(fn(x, wq, wk, wv), dtype=np.float64)
+        changed = x.copy()
+        changed[-1] += 10.0
+        mine_changed = np.asarray(fn(changed, wq, wk, wv), dtype=np.float64)
+    except Exception as err:  # noqa: BLE001  a learner's code may raise anything
+        return exercises._verdict(exercise, False, exercises._error_message(err), quiet=quiet)
+    expected = _expected_attention(x, wq, wk, wv)
+    if mine.shape != expected.shape:
+        return exercises._verdict(
+            exercise, False, f"输出的形状应是 {expected.shape}，实际是 {mine.shape}。", quiet=quiet
+        )
+    if not np.allclose(mine[:-1], mine_changed[:-1], atol=1e-9):
+        hint = "改变最后一个位置，前面位置的输出也变了：掩码没有挡住后面的位置（j > t 的分数应是负无穷）。"
+        return exercises._verdict(exercise, False, hint, quiet=quiet)
+    if np.allclose(mine, expected, atol=1e-6):
+        return exercises._verdict(
+            exercise, True, "与 gpt.reference_attention（一个头）一致，而且看不到后面的位置。", quiet=quiet
+        )
+    unscaled = _expected_attention(x, wq * np.sqrt(np.sqrt(6)), wk * np.sqrt(np.sqrt(6)), wv)
+    hint = (
+        "分数忘了除以 √d。"
+        if np.allclose(mine, unscaled, atol=1e-6)
+        else "数值不一致：检查 softmax 是否按行（对键）归一化。"
+    )
+    return exercises._verdict(exercise, False, hint, quiet=quiet)
+
+
+def check_sampling_distribution(fn, quiet: bool = False) -> exercises.CheckResult:
+    """Exercise ch8-gpt-ex2: `fn(logits, temperature, top_k)` gives the probabilities generation samples from.
+
+    Compared with `gpt.sampling_distribution` (padding and UNK_TOKEN excluded) on random logits.
+    Taught in chapter 8.
+    """
+    exercise = "ch8-gpt-ex2"
+    logits = np.random.default_rng(5).normal(scale=2.0, size=40)
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 5), (1.0, 1)):
+        expected = gpt.sampling_distribution(logits, temperature, top_k)
+        try:
+            mine = np.asarray(fn(logits.copy(), temperature, top_k), dtype=np.float64)
+        except Exception as err:  # noqa: BLE001
+            return exercises._verdict(exercise, False, exercises._error_message(err), quiet=quiet)
+        if mine.shape != expected.shape or not np.allclose(mine, expected, atol=1e-9):
+            where = f"temperature={temperature}, top_k={top_k}"
+            hint = "概率之和应为 1。" if not np.isclose(np.sum(mine), 1) else "检查温度的除法和只保留前 k 个的方式。"
+            if np.isclose(np.sum(mine), 1) and mine.shape == expected.shape and mine[[0, 2]].sum() > 0:
+                hint = "编号 0（填充）和 2（未知字）的概率应是 0。"
+            return exercises._verdict(exercise, False, f"{where} 时不一致：{hint}", quiet=quiet)
+    return exercises._verdict(exercise, True, "四组温度和 top-k 都与 gpt.sampling_distribution 一致。", quiet=quiet)
+
+
+def check_bits_per_char(my_bits: float, lm_: gpt.GPTLanguageModel, texts: Sequence[str], quiet: bool = False):
+    """Exercise ch8-gpt-ex3: bits per character of `texts` from `lm_.log_probs`, by hand.
+
+    Taught in chapter 8.
+    """
+    exercise = "ch8-gpt-ex3"
+    if not exercises._is_number(my_bits):
+        return exercises._verdict(exercise, False, f"my_bits 应当是一个有限的数，实际是 {my_bits!r}。", quiet=quiet)
+    texts = list(texts)
+    right = lm_.bits_per_char(texts)
+    if exercises._close(float(my_bits), right, rel=1e-6):
+        return exercises._verdict(exercise, True, f"每字比特 {right:.4f}，与 bits_per_char 一致。", quiet=quiet)
+    totals, tokens = lm_.log_probs(texts)
+    chars = sum(len(subword.clean(t)) for t in texts)
+    mistakes = {
+        "忘了把每条文本末尾的结束符算作一个字。": -totals.sum() / chars / math.log(2),
+        "用的是自然对数（奈特），要除以 ln 2 换成比特。": -totals.sum() / (chars + len(texts)),
+        "除以的是词元数，不是字数。": -totals.sum() / tokens.sum() / math.log(2),
+    }
+    for hint, value in mistakes.items():
+        if exercises._close(float(my_bits), value, rel=1e-6):
+            return exercises._verdict(exercise, False, hint, quiet=quiet)
+    return exercises._verdict(exercise, False, "公式：−Σ ln P(文本) / (字数 + 文本条数) / ln 2。", quiet=quiet)

@@ -202,3 +202,86 @@ def test_generate_refuses_a_missing_model_a_classifier_and_a_long_beginning(save
     assert code == 2 and "predict" in err
     code, _, err = run_cli(capsys, monkeypatch, ["generate", "--model", str(saved), "好" * 40])
     assert code == 2 and "开头" in err
+
+
+# ---------------------------------------------------------------- chapter 8's experiments and exercises
+from llmcourse import gptlab  # noqa: E402
+
+
+def test_length_batches_cover_every_review_once_and_group_similar_lengths():
+    lengths = np.array([5, 90, 6, 88, 30, 91, 31, 89])
+    batches = gptlab.length_batches(lengths, 2)
+    assert sorted(np.concatenate(batches)) == list(range(8))
+    assert all(np.ptp(lengths[b]) <= 1 for b in batches)
+    shuffled = gptlab.length_batches(lengths, 2, np.random.default_rng(0))
+    assert sorted(np.concatenate(shuffled)) == list(range(8))
+
+
+def test_the_prompt_threshold_is_the_best_cut_and_probabilities_keep_its_side():
+    scores = np.array([-2.0, -1.0, 0.5, 1.0, 3.0])
+    cut, accuracy = gptlab.best_threshold(scores, [0, 0, 1, 1, 1])
+    assert accuracy == 1.0 and cut == 0.5
+    p = gptlab._as_probability(scores - cut)
+    assert list(p >= 0.5) == [False, False, True, True, True] and np.all((0 < p) & (p < 1))
+
+
+def reference_attention_solution(x, wq, wk, wv):
+    q, k, v = x @ wq, x @ wk, x @ wv
+    scores = q @ k.T / np.sqrt(q.shape[1])
+    scores = np.where(np.tril(np.ones(scores.shape, dtype=bool)), scores, -np.inf)
+    w = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return w / w.sum(axis=1, keepdims=True) @ v
+
+
+def test_the_attention_exercise_accepts_the_solution_and_names_the_mistakes():
+    assert gptlab.check_causal_attention(reference_attention_solution, quiet=True)
+
+    def unmasked(x, wq, wk, wv):
+        q, k, v = x @ wq, x @ wk, x @ wv
+        s = q @ k.T / np.sqrt(q.shape[1])
+        w = np.exp(s - s.max(axis=1, keepdims=True))
+        return w / w.sum(axis=1, keepdims=True) @ v
+
+    def unscaled(x, wq, wk, wv):
+        return reference_attention_solution(x, wq * 6**0.25, wk * 6**0.25, wv)
+
+    result = gptlab.check_causal_attention(unmasked, quiet=True)
+    assert not result and "掩码" in result.message
+    result = gptlab.check_causal_attention(unscaled, quiet=True)
+    assert not result and "√d" in result.message
+    result = gptlab.check_causal_attention(lambda *a: 1 / 0, quiet=True)
+    assert not result and "ZeroDivisionError" in result.message
+
+
+def test_the_sampling_exercise_accepts_the_solution_and_rejects_a_forgotten_mask():
+    def solution(logits, temperature, top_k):
+        z = np.array(logits, dtype=np.float64)
+        z[[0, 2]] = -np.inf
+        z = z / temperature
+        if top_k is not None and top_k < np.isfinite(z).sum():
+            z[z < np.sort(z)[-top_k]] = -np.inf
+        p = np.exp(z - z.max())
+        return p / p.sum()
+
+    def no_special_ids(logits, temperature, top_k):
+        z = np.array(logits, dtype=np.float64) / temperature
+        p = np.exp(z - z.max())
+        return p / p.sum()
+
+    assert gptlab.check_sampling_distribution(solution, quiet=True)
+    result = gptlab.check_sampling_distribution(no_special_ids, quiet=True)
+    assert not result and "填充" in result.message
+
+
+def test_the_bits_exercise_accepts_the_formula_and_names_the_usual_mistakes(trained, texts):
+    sample = texts[250:280]
+    log_probs, tokens = trained.log_probs(sample)
+    chars = sum(len(subword.clean(t)) + 1 for t in sample)
+    assert gptlab.check_bits_per_char(-log_probs.sum() / chars / math.log(2), trained, sample, quiet=True)
+    result = gptlab.check_bits_per_char(-log_probs.sum() / chars, trained, sample, quiet=True)
+    assert not result and "ln 2" in result.message
+    result = gptlab.check_bits_per_char(
+        -log_probs.sum() / (chars - len(sample)) / math.log(2), trained, sample, quiet=True
+    )
+    assert not result and "结束符" in result.message
+    assert not gptlab.check_bits_per_char("很少", trained, sample, quiet=True)
