@@ -696,6 +696,17 @@ def pick_token(logits: np.ndarray, temperature: float, top_k: int | None, rng: n
 
 
 # --------------------------------------------------------------------------- training, cached
+_TOKENIZERS: dict[str, subword._Tokenizer] = {}  # fitted in this process, by (kind, texts, vocab_size)
+
+
+def _fitted_tokenizer(kind: str, texts: list[str], vocab_size: int | None):
+    """`subword.fit_tokenizer`, fitted once per process for the same texts (several models share one)."""
+    key = cache.make_key("llmcourse.subword", kind, texts, vocab_size)
+    if key not in _TOKENIZERS:
+        _TOKENIZERS[key] = subword.fit_tokenizer(kind, texts, vocab_size)
+    return _TOKENIZERS[key]
+
+
 def cached_lm(
     texts: Sequence[str],
     tokenizer_kind: str = "char",
@@ -736,7 +747,7 @@ def cached_lm(
     }
 
     def train() -> GPTLanguageModel:
-        tokenizer = subword.fit_tokenizer(tokenizer_kind, texts, vocab_size)
+        tokenizer = _fitted_tokenizer(tokenizer_kind, texts, vocab_size)
         shape = GPTConfig(len(tokenizer), context=context, dim=dim, depth=depth, heads=heads)
         return GPTLanguageModel(tokenizer, shape, seed).fit(texts, steps, batch_size, learning_rate, softmax_samples)
 

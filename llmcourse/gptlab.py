@@ -32,6 +32,7 @@ class GPTSizes:
     """Model sizes and training budgets of the section, for one run profile. Taught in chapter 8."""
 
     profile: str
+    tokenizer: str  # the main model's tokenizer ("char", "word" or "sentencepiece")
     context: int
     dim: int
     depth: int
@@ -39,13 +40,13 @@ class GPTSizes:
     batch_size: int
     steps: int  # pretraining steps of every model of the scaling curve (the same budget in tokens)
     learning_rate: float
+    softmax_samples: int | None  # sampled softmax in training (None: the full softmax over the vocabulary)
     extra_sentences: int  # People's Daily sentences added to the pretraining text
     scaling: tuple[tuple[int, int], ...]  # (dim, depth) of each size; the last one is the main model
     tokenizer_size: tuple[int, int]  # (dim, depth) of the models that compare tokenizers
     tokenizer_steps: int
     subword_vocab: int
     word_vocab: int
-    lstm_epochs: int  # the chapter 6 LSTM, trained on the same text
     finetune_epochs: int
     finetune_learning_rate: float
 
@@ -53,25 +54,27 @@ class GPTSizes:
 GPT_SIZES: dict[str, GPTSizes] = {
     "full": GPTSizes(
         profile="full",
+        tokenizer="sentencepiece",
         context=128,
-        dim=128,
+        dim=64,
         depth=2,
         heads=4,
-        batch_size=32,
-        steps=300,
+        batch_size=8,  # small batches: early in training, more updates for the same compute lower the loss faster
+        steps=800,
         learning_rate=3e-3,
+        softmax_samples=None,
         extra_sentences=3000,
-        scaling=((32, 1), (64, 2), (128, 2)),
-        tokenizer_size=(64, 2),
-        tokenizer_steps=300,
+        scaling=((32, 1), (48, 1), (64, 2)),
+        tokenizer_size=(32, 1),
+        tokenizer_steps=800,
         subword_vocab=8000,
-        word_vocab=20000,
-        lstm_epochs=1,
+        word_vocab=8000,
         finetune_epochs=1,
         finetune_learning_rate=5e-4,
     ),
     "quick": GPTSizes(
         profile="quick",
+        tokenizer="sentencepiece",
         context=32,
         dim=32,
         depth=1,
@@ -79,13 +82,13 @@ GPT_SIZES: dict[str, GPTSizes] = {
         batch_size=16,
         steps=20,
         learning_rate=3e-3,
+        softmax_samples=None,
         extra_sentences=100,
         scaling=((16, 1), (24, 1), (32, 1)),
         tokenizer_size=(16, 1),
-        tokenizer_steps=10,
+        tokenizer_steps=20,
         subword_vocab=3000,
         word_vocab=2000,
-        lstm_epochs=1,
         finetune_epochs=1,
         finetune_learning_rate=1e-3,
     ),
@@ -129,7 +132,7 @@ def train_gpt(
     texts: Sequence[str],
     sizes: GPTSizes,
     size: tuple[int, int] | None = None,
-    tokenizer: str = "char",
+    tokenizer: str | None = None,
     steps: int | None = None,
     seed: int | None = None,
 ) -> gpt.GPTLanguageModel:
@@ -138,6 +141,7 @@ def train_gpt(
     Taught in chapter 8.
     """
     dim, depth = size or (sizes.dim, sizes.depth)
+    tokenizer = tokenizer or sizes.tokenizer
     vocab = {"sentencepiece": sizes.subword_vocab, "word": sizes.word_vocab}.get(tokenizer)
     model, _ = gpt.cached_lm(
         texts,
@@ -150,23 +154,36 @@ def train_gpt(
         batch_size=sizes.batch_size,
         learning_rate=sizes.learning_rate,
         vocab_size=vocab,
+        softmax_samples=sizes.softmax_samples,
         seed=seed,
     )
     return model
 
 
 # --------------------------------------------------------------------------- the language-model table
-def train_lstm(texts: Sequence[str], sizes: GPTSizes, seed: int | None = None) -> lm.CharLSTMLM:
-    """Chapter 6's character LSTM (its sizes and settings) trained on `texts` for `sizes.lstm_epochs` epochs.
+# Chapter 6's LSTM settings (notebooks/06_applications.ipynb; tests/test_gpt.py checks that they agree).
+CHAPTER6_LSTM = {"window": 32, "softmax_samples": 512, "learning_rate": 1e-2}
 
-    Taught in chapter 8.
+
+def chapter6_lstm(train: Sequence[str], seed: int | None = None) -> tuple[lm.CharLSTMLM, bool]:
+    """Chapter 6's character LSTM, read back from the cache where chapter 6 left it (trained here if missing).
+
+    The same training texts, held-out texts, sizes and settings as chapter 6, so the same
+    cache entry. (model, whether it came from the cache). Taught in chapter 8.
     """
-    run = config.sizes(sizes.profile)
-    model = lm.CharLSTMLM(
-        embedding_dim=run.lm_embedding_dim, hidden_units=run.lm_hidden_units, window=32, softmax_samples=512, seed=seed
-    )
-    return model.fit(
-        list(texts), epochs=sizes.lstm_epochs, batch_size=run.batch_size, learning_rate=1e-2, verbose=False
+    run, seed = config.sizes(), resolve_seed(seed)
+    val = data.split_dataset(data.load_reviews().sample(run.max_reviews, seed=seed), seed=seed).val.texts
+    return lm.cached_char_lstm(
+        list(train),
+        list(val),
+        epochs=run.lm_epochs,
+        batch_size=run.batch_size,
+        learning_rate=CHAPTER6_LSTM["learning_rate"],
+        embedding_dim=run.lm_embedding_dim,
+        hidden_units=run.lm_hidden_units,
+        window=CHAPTER6_LSTM["window"],
+        softmax_samples=CHAPTER6_LSTM["softmax_samples"],
+        verbose=False,
     )
 
 
@@ -466,23 +483,20 @@ def finetuned(lm: gpt.GPTLanguageModel, splits: data.Splits, sizes: GPTSizes, se
     return cache.cached("gpt-sentiment", key, compute, Adapted.save, Adapted.load)[0]
 
 
-# The label characters compared after a prompt; the pair and the template are chosen on validation data.
-LABEL_WORDS = (("好", "差"), ("棒", "烂"), ("值", "亏"))
-PROMPT_TEMPLATES = ("{review}总的来说，很", "{review}总之，")
+# The label words compared after a prompt; the pair and the template are chosen on validation data.
+LABEL_WORDS = (("很好", "很差"), ("满意", "失望"))
+PROMPT_TEMPLATES = ("{review}总的来说，", "{review}总之，")
 
 
 def prompt_scores(lm: gpt.GPTLanguageModel, texts: Sequence[str], template: str) -> dict[tuple[str, str], np.ndarray]:
-    """For each label pair: ln P(positive character | prompt) - ln P(negative character | prompt), per review.
+    """For each label pair: ln P(positive word | prompt) - ln P(negative word | prompt), per review.
 
-    One pass of the model gives the next-token distribution after every prompt, so all
-    pairs cost the same as one. Taught in chapter 8.
+    A word of several tokens is scored by the chain rule (`continuation_log_probs`).
+    Taught in chapter 8.
     """
-    log_p = lm.next_log_probs([template.format(review=t) for t in texts])  # (评论数, 词表大小)
-    ids = {ch: lm.tokenizer.unit_id(ch) for pair in LABEL_WORDS for ch in pair}
-    unknown = [ch for ch, i in ids.items() if i == subword.UNK_ID]
-    if unknown:
-        raise ValueError(f"分词器不认识标签字 {'、'.join(unknown)}")
-    return {pair: log_p[:, ids[pair[0]]] - log_p[:, ids[pair[1]]] for pair in LABEL_WORDS}
+    prompts = [template.format(review=t) for t in texts]
+    scored = {word: lm.continuation_log_probs(prompts, word) for pair in LABEL_WORDS for word in pair}
+    return {pair: scored[pair[0]] - scored[pair[1]] for pair in LABEL_WORDS}
 
 
 def best_threshold(scores: np.ndarray, labels: Sequence[int]) -> tuple[float, float]:

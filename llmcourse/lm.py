@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import math
 import time
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from llmcourse import cache
 from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.ngram import EOS_TOKEN, UNK_TOKEN
 
@@ -59,6 +61,7 @@ class CharVocabulary:
     def __init__(self, counts: dict[str, int], n_symbols: int, min_input_count: int = 2):
         self.chars = sorted(counts, key=lambda ch: (-counts[ch], ch))  # most frequent first
         self.counts = dict(counts)
+        self.n_symbols = n_symbols  # training characters plus one EOS_TOKEN per text
         self.min_input_count = min_input_count
         self.index = {ch: i + 3 for i, ch in enumerate(self.chars)}
         # Good-Turing: the probability of meeting a new character is about the share of
@@ -511,3 +514,62 @@ class CharLSTMLM:
     def __repr__(self) -> str:
         state = f"{len(self.vocab.chars):,d} 个字" if self.vocab else "未训练"
         return f"CharLSTMLM(嵌入 {self.embedding_dim}，LSTM {self.hidden_units}，窗口 {self.window}，{state})"
+
+
+# --------------------------------------------------------------------------- trained once, cached
+_SETTINGS = ("embedding_dim", "hidden_units", "dropout", "window", "softmax_samples", "min_input_count", "seed")
+_WEIGHTS, _STATE = "model.weights.h5", "lstm_lm.json"
+
+
+def _save_lstm(model: CharLSTMLM, folder) -> None:
+    model.model.save_weights(folder / _WEIGHTS)
+    state = {
+        "settings": {name: getattr(model, name) for name in _SETTINGS},
+        "vocab": {"counts": model.vocab.counts, "n_symbols": model.vocab.n_symbols},
+        "log": dataclasses.asdict(model.log),
+    }
+    (folder / _STATE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+
+def _load_lstm(folder) -> CharLSTMLM:
+    state = json.loads((folder / _STATE).read_text(encoding="utf-8"))
+    model = CharLSTMLM(**state["settings"])
+    model.vocab = CharVocabulary(state["vocab"]["counts"], state["vocab"]["n_symbols"], model.min_input_count)
+    model.model = build_char_lstm(len(model.vocab), model.embedding_dim, model.hidden_units, model.dropout)
+    model.model.load_weights(folder / _WEIGHTS)
+    model.log = TrainingLog(**state["log"])
+    return model
+
+
+def cached_char_lstm(
+    texts: Sequence[str],
+    heldout: Sequence[str] | None = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    verbose: bool = True,
+    **settings,
+) -> tuple[CharLSTMLM, bool]:
+    """`CharLSTMLM(**settings).fit(texts, ...)`, or the identical model trained earlier, read from the cache.
+
+    (model, whether it came from the cache). Chapter 6 trains its model through this, so
+    that chapter 8 can set the same model beside the GPT without training it again; the
+    training log (losses, seconds, held-out perplexities) is the one measured then.
+    Taught in chapter 6.
+    """
+    model = CharLSTMLM(**settings)
+    fitted = {name: getattr(model, name) for name in _SETTINGS}
+    key = cache.make_key(__name__, list(texts), list(heldout or []), fitted, [epochs, batch_size, learning_rate])
+
+    def train() -> CharLSTMLM:
+        return model.fit(
+            list(texts),
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            heldout=heldout,
+            verbose=verbose,
+        )
+
+    return cache.cached("char-lstm", key, train, _save_lstm, _load_lstm)

@@ -285,3 +285,39 @@ def test_the_bits_exercise_accepts_the_formula_and_names_the_usual_mistakes(trai
     )
     assert not result and "结束符" in result.message
     assert not gptlab.check_bits_per_char("很少", trained, sample, quiet=True)
+
+
+def test_continuation_and_next_token_log_probabilities_agree(trained):
+    prefixes = ["房间很", "这本书", ""]
+    one = trained.tokenizer.unit_id("好")
+    by_continuation = trained.continuation_log_probs(prefixes, "好")
+    by_distribution = trained.next_log_probs(prefixes)[:, one]
+    assert np.allclose(by_continuation, by_distribution, atol=1e-5)
+    two = trained.continuation_log_probs(prefixes, "好的")  # chain rule: P(好的) = P(好) P(的 | 好)
+    after = trained.next_log_probs([p + "好" for p in prefixes])[:, trained.tokenizer.unit_id("的")]
+    assert np.allclose(two, by_distribution + after, atol=1e-4)
+
+
+def test_chapter_8_reads_chapter_6_s_lstm_with_chapter_6_s_settings():
+    """gptlab.chapter6_lstm must hit the cache entry chapter 6 writes: the same literal settings."""
+    from pathlib import Path
+
+    cells = json.loads(Path("notebooks/06_applications.ipynb").read_text(encoding="utf-8"))["cells"]
+    source = "".join("".join(cell["source"]) + "\n" for cell in cells if cell["cell_type"] == "code")
+    import re
+
+    found = re.findall(r"^(window|softmax_samples|learning_rate) = ([0-9.e-]+)", source, re.M)
+    assert sorted((name, float(value)) for name, value in found) == sorted(gptlab.CHAPTER6_LSTM.items())
+    assert "lm.cached_char_lstm(" in source and "train_texts, val_texts, epochs=sizes.lm_epochs" in source
+
+
+def test_a_cached_lstm_comes_back_with_its_weights_and_log(texts, tmp_path, monkeypatch):
+    from llmcourse import lm
+
+    monkeypatch.setenv("LLMCOURSE_CACHE_DIR", str(tmp_path / "cache"))
+    settings = dict(epochs=1, batch_size=16, learning_rate=1e-2, embedding_dim=8, hidden_units=8, window=16, seed=2)
+    first, cached = lm.cached_char_lstm(texts[:80], texts[80:90], verbose=False, **settings)
+    again, cached_again = lm.cached_char_lstm(texts[:80], texts[80:90], verbose=False, **settings)
+    assert (cached, cached_again) == (False, True)
+    assert again.log == first.log and again.vocab.counts == first.vocab.counts
+    assert np.array_equal(again.distribution("房间"), first.distribution("房间"))
