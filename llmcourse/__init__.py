@@ -1,7 +1,7 @@
 """llmcourse: the helper package of the course 《从零构建语言模型系统》.
 
 What the chapters teach, one idea per module, imported one way:
-config, errors, cache, registry (foundations) -> data, domains -> text, probes -> vectors, ngram ->
+config, errors, profiling, cache, registry (foundations) -> data, domains -> text, probes -> vectors, ngram ->
 models, reference, baselines -> training -> pretraining, lm -> evaluation, subword ->
 saving -> plotting, pipeline, exercises, gpt (composition) -> gptlab (chapter 8's
 miniature-GPT experiments). Two rooms sit above it:

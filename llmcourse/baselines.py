@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from llmcourse import text
+from llmcourse import profiling, text
 from llmcourse.config import resolve_seed
 from llmcourse.registry import BASELINE, model_kind
 
@@ -56,6 +56,7 @@ class TfidfClassifier:
             ]
         )
 
+    @profiling.timed("baseline")
     def fit(
         self,
         texts: Sequence[str],
@@ -88,6 +89,7 @@ class TfidfClassifier:
         self.pipeline.steps[-1] = ("logreg", logreg)
         return self
 
+    @profiling.timed("evaluation")
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of the positive class, shape (n,)."""
         return self.pipeline.predict_proba(list(texts))[:, 1]

@@ -32,6 +32,8 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from llmcourse import profiling
+
 CACHE_ENV = "LLMCOURSE_CACHE_DIR"
 MANIFEST = "manifest.json"
 FORMAT = "llmcourse.cache/1"
@@ -181,9 +183,12 @@ def read(kind: str, key: str, load: Callable[[Path], T], root: str | os.PathLike
     folder = entry_path(kind, key, root)
     if not folder.is_dir():
         return None
-    if _is_valid(folder):
+    with profiling.stage("cache-read"):
+        valid = _is_valid(folder)
+    if valid:
         try:
-            return load(folder)
+            with profiling.stage("cache-read"):
+                return load(folder)
         except Exception as err:  # noqa: BLE001  any failure to read means: compute it again
             reason = f"{type(err).__name__}: {err}"
     else:

@@ -51,14 +51,16 @@ PROFILES: dict[str, RunSizes] = {
         embedding_dim=100,
         w2v_epochs=5,
         extra_w2v_sentences=None,
-        epochs=6,
+        # the training lengths are cut to what a cold build of the whole book on a 2-core CPU
+        # affords (benchmarks/chapter_profile.py); the chapters say where a longer run would help
+        epochs=4,
         batch_size=64,
         hidden_units=64,
-        pretrain_epochs=6,
-        ensemble=3,
-        finetune_epochs=5,
-        lm_epochs=5,
-        lm_hidden_units=256,
+        pretrain_epochs=3,
+        ensemble=2,
+        finetune_epochs=3,
+        lm_epochs=3,
+        lm_hidden_units=192,
         lm_embedding_dim=128,
     ),
     "quick": RunSizes(

@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from llmcourse import cache, saving, subword
+from llmcourse import cache, profiling, saving, subword
 from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.saving import ModelLoadError
 
@@ -309,6 +309,7 @@ class GPTLanguageModel:
         return int(self.model.count_params())
 
     # ------------------------------------------------------------------ training
+    @profiling.timed("gpt")
     def fit(
         self,
         texts: Sequence[str],
@@ -493,6 +494,7 @@ class GPTLanguageModel:
             start = end
         return sums
 
+    @profiling.timed("evaluation")
     def log_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Natural-log probability of each text followed by EOS_TOKEN, and the tokens scored per text.
 
@@ -603,19 +605,33 @@ class GPTLanguageModel:
             if len(reads) >= self.config.context:  # every position embedding is used: the length limit
                 break
             if use_cache:
-                step_logits, past = self.model.step(np.array([[reads[-1]]], dtype=np.int32), past)
+                step_logits, past = self._compiled("step")(tf.constant([[reads[-1]]], dtype=tf.int32), past)
                 logits = step_logits.numpy()[0, -1]
             else:
-                logits = self.model(np.array([reads], dtype=np.int32), training=False).numpy()[0, -1]
+                logits = self._compiled("call")(tf.constant([reads], dtype=tf.int32)).numpy()[0, -1]
         return out
+
+    def _compiled(self, which: str):
+        """The model's cached step or its whole forward pass as a compiled function (one per model).
+
+        Lengths change at every step, so the functions are traced for unknown lengths
+        (`reduce_retracing`); compiled, both ways of decoding pay only for their arithmetic.
+        """
+        functions = self.__dict__.setdefault("_decode_fns", {})
+        if which not in functions:
+            if which == "step":
+                functions[which] = tf.function(lambda ids, past: self.model.step(ids, past), reduce_retracing=True)
+            else:
+                functions[which] = tf.function(lambda ids: self.model(ids, training=False), reduce_retracing=True)
+        return functions[which]
 
     def _first_logits(self, reads: list[int], use_cache: bool):
         """The next-token logits after the prompt, and the cache (None without one)."""
-        ids = np.array([reads], dtype=np.int32)
+        ids = tf.constant([reads], dtype=tf.int32)
         if use_cache:
             logits, past = self.model.step(ids)
             return logits.numpy()[0, -1], past
-        return self.model(ids, training=False).numpy()[0, -1], None
+        return self._compiled("call")(ids).numpy()[0, -1], None
 
     def generate(
         self,

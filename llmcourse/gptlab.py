@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from llmcourse import cache, config, data, evaluation, exercises, gpt, lm, ngram, saving, subword
+from llmcourse import cache, config, data, evaluation, exercises, gpt, lm, ngram, profiling, saving, subword
 from llmcourse.config import resolve_seed
 
 tf = gpt.tf
@@ -60,13 +60,13 @@ GPT_SIZES: dict[str, GPTSizes] = {
         depth=2,
         heads=4,
         batch_size=8,  # small batches: early in training, more updates for the same compute lower the loss faster
-        steps=800,
+        steps=400,
         learning_rate=3e-3,
         softmax_samples=None,
         extra_sentences=3000,
         scaling=((32, 1), (48, 1), (64, 2)),
         tokenizer_size=(32, 1),
-        tokenizer_steps=800,
+        tokenizer_steps=400,
         subword_vocab=8000,
         word_vocab=8000,
         finetune_epochs=1,
@@ -409,6 +409,7 @@ class GPTSentiment:
             out[index] = tf.sigmoid(self.logits(tf.constant(x[index, :width]), tf.constant(lengths[index]))).numpy()
         return out
 
+    @profiling.timed("gpt-adaptation")
     def fit(self, texts, labels, val_texts, val_labels, epochs: int, learning_rate: float, batch_size: int = 32):
         """Fine-tune for `epochs`; keep the weights of the epoch with the best validation accuracy.
 
@@ -457,6 +458,7 @@ def finetuned(lm: gpt.GPTLanguageModel, splits: data.Splits, sizes: GPTSizes, se
     """
     seed = resolve_seed(seed)
 
+    @profiling.timed("gpt-adaptation")
     def compute() -> Adapted:
         start = time.perf_counter()
         model = GPTSentiment(lm, seed)
@@ -516,6 +518,7 @@ def zero_shot(lm: gpt.GPTLanguageModel, splits: data.Splits, seed: int | None = 
     words) is applied to the test reviews. No weight changes. Taught in chapter 8.
     """
 
+    @profiling.timed("gpt-adaptation")
     def compute() -> Adapted:
         start = time.perf_counter()
         trials = []

@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from llmcourse import cache
+from llmcourse import cache, profiling
 from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.ngram import EOS_TOKEN, UNK_TOKEN
 
@@ -224,6 +224,7 @@ class CharLSTMLM:
         end = offset + n * self.window
         return (inputs[offset:end].reshape(n, self.window), targets[offset:end].reshape(n, self.window))
 
+    @profiling.timed("char-lm")
     def fit(
         self,
         texts: Sequence[str],
@@ -396,6 +397,7 @@ class CharLSTMLM:
             self._score_fn = score
         return self._score_fn
 
+    @profiling.timed("evaluation")
     def log_probs(self, texts: Sequence[str], symbols_per_batch: int = 8192) -> tuple[np.ndarray, np.ndarray]:
         """Natural-log probability of each text followed by EOS_TOKEN, and the symbols scored per text.
 

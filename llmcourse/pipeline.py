@@ -25,6 +25,7 @@ from llmcourse import (
     evaluation,
     models,
     pretraining,
+    profiling,
     reference,
     saving,
     text,
@@ -282,6 +283,7 @@ def _model_config(prepared: Prepared, kind: str, s: NeuralSettings) -> dict:
     }
 
 
+@profiling.timed("pretraining")
 def _pretrain(prepared: Prepared, kind: str, s: NeuralSettings, verbose) -> pretraining.PretrainedEncoder:
     """Language-model pretraining of the classifier's embedding and recurrent layer (training text only)."""
     start_matrix = (

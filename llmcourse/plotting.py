@@ -22,6 +22,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import PercentFormatter
 
+from llmcourse import profiling
 from llmcourse.reference import sigmoid
 
 CHINESE_FONT = "Noto Sans SC"
@@ -64,6 +65,7 @@ def _axes(ax=None, figsize=(6, 4)):
 
 
 # --------------------------------------------------------------------------- data
+@profiling.timed("plotting")
 def plot_label_counts(counts: Mapping[str, int], title: str = "各类别评论数", ax=None):
     """Bar chart of examples per class, the count written above each bar. Taught in chapter 1."""
     ax = _axes(ax, (4.5, 3.5))
@@ -77,6 +79,7 @@ def plot_label_counts(counts: Mapping[str, int], title: str = "各类别评论�
     return ax
 
 
+@profiling.timed("plotting")
 def plot_length_histogram(
     lengths_by_group: Mapping[str, Sequence[int]],
     unit: str = "词",
@@ -113,6 +116,7 @@ def plot_length_histogram(
     return ax
 
 
+@profiling.timed("plotting")
 def plot_embedding_2d(
     words: Sequence[str],
     coords: np.ndarray,
@@ -142,6 +146,7 @@ def plot_embedding_2d(
 _METRIC_NAMES = {"loss": "损失", "accuracy": "准确率", "binary_accuracy": "准确率", "auc": "AUC"}
 
 
+@profiling.timed("plotting")
 def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str = "学习曲线", axes=None):
     """Loss and accuracy per epoch for the training and validation sets.
 
@@ -166,6 +171,7 @@ def plot_learning_curves(history: Mapping[str, Sequence[float]], title: str = "�
     return axes
 
 
+@profiling.timed("plotting")
 def plot_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str] = ("负面", "正面"), title: str = "混淆矩阵", ax=None
 ):
@@ -193,6 +199,7 @@ def plot_confusion_matrix(
     return ax
 
 
+@profiling.timed("plotting")
 def plot_roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], title: str = "ROC 曲线", ax=None):
     """ROC curves: `curves` maps a model name to (false positive rate, true positive rate, AUC). Taught in chapter 5."""
     ax = _axes(ax, (4.8, 4.4))
@@ -207,6 +214,7 @@ def plot_roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
 
 
 # --------------------------------------------------------------------------- language models
+@profiling.timed("plotting")
 def plot_perplexity(
     orders: Sequence[int],
     curves: Mapping[str, Sequence[float]],
@@ -511,6 +519,7 @@ def _draw_edges(ax, edges: Sequence[tuple], layout: _FlowLayout, fontsize: float
             )
 
 
+@profiling.timed("plotting")
 def plot_flow_diagram(
     nodes: Sequence[str],
     edges: Sequence[tuple],
@@ -551,6 +560,7 @@ def plot_flow_diagram(
 
 
 # --------------------------------------------------------------------------- recurrent networks (chapter 4)
+@profiling.timed("plotting")
 def plot_gradient_vs_distance(
     curves: Mapping[str, Sequence[float]], title: str = "梯度随距离的衰减", mark: Sequence[int] = (), ax=None
 ):
@@ -687,6 +697,7 @@ def _lstm_labels(ax, top: float, low: float) -> None:
     )
 
 
+@profiling.timed("plotting")
 def draw_lstm_cell(ax=None):
     """One LSTM time step as a diagram: inputs, three gates, candidate, memory cell path and output.
 
@@ -719,6 +730,7 @@ def draw_lstm_cell(ax=None):
 
 
 # --------------------------------------------------------------------------- applications (chapter 6)
+@profiling.timed("plotting")
 def plot_probability_histogram(
     probabilities: Sequence[float],
     labels: Sequence[int] | None = None,
@@ -747,6 +759,7 @@ def plot_probability_histogram(
     return ax
 
 
+@profiling.timed("plotting")
 def plot_daily_share(
     shares: Mapping[str, Sequence[float]], alarm: float | None = None, title: str = "每天的负面评论比例", ax=None
 ):
@@ -773,6 +786,7 @@ def plot_daily_share(
     return ax
 
 
+@profiling.timed("plotting")
 def plot_perplexity_curve(
     values: Sequence[float],
     references: Mapping[str, float] | None = None,

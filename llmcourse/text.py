@@ -24,7 +24,7 @@ import pandas as pd
 import stopwordsiso
 from tqdm.auto import tqdm
 
-from llmcourse import cache, data
+from llmcourse import cache, data, profiling
 
 jieba.setLogLevel(logging.WARNING)  # jieba prints "Building prefix dict..." otherwise
 
@@ -172,7 +172,8 @@ def segment_corpus(
         items: Iterable[str] = texts
         if progress and len(texts) > 2000:
             items = tqdm(texts, desc="jieba 分词", unit="条")
-        return [segmenter.cut(t) for t in items]
+        with profiling.stage("segmentation"):
+            return [segmenter.cut(t) for t in items]
 
     key = cache.make_key(__name__, segmenter.fingerprint(), texts)
     tokens, _ = cache.cached("segments", key, compute, _write_tokens, _read_tokens, directory, enabled=use_cache)

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from llmcourse import profiling
 from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.reference import sigmoid
 
@@ -176,6 +177,7 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+@profiling.timed("classifier")
 def train_keras(
     build: Callable[[], keras.Model],
     x_train: np.ndarray,
@@ -223,6 +225,7 @@ def train_keras(
     return TrainResult(model, hist, timer.seconds, best_epoch)
 
 
+@profiling.timed("classifier")
 def train_custom_loop(
     build: Callable[[], keras.Model],
     x_train: np.ndarray,
@@ -366,6 +369,7 @@ def _predict_function(model: keras.Model) -> Callable:
     return fn
 
 
+@profiling.timed("evaluation")
 def predict_logits(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits for right-padded ids, shape (n,); batches grouped by length for speed. Taught in chapter 5."""
     ids = np.asarray(ids, dtype=np.int32)

@@ -20,7 +20,7 @@ import pandas as pd
 from gensim.models import KeyedVectors, Word2Vec
 from sklearn.decomposition import PCA
 
-from llmcourse import cache, text
+from llmcourse import cache, profiling, text
 from llmcourse.config import resolve_seed
 
 PAD_ID, UNK_ID = 0, 1
@@ -136,6 +136,7 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
+@profiling.timed("word2vec")
 def train_word2vec(
     token_lists: Sequence[Sequence[str]],
     vector_size: int = 100,

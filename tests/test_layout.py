@@ -21,6 +21,7 @@ LAYERS = {
     "llmcourse": 0,
     "llmcourse.config": 0,
     "llmcourse.errors": 0,
+    "llmcourse.profiling": 0,
     "llmcourse.cache": 1,
     "llmcourse.registry": 1,
     "llmcourse.data": 2,
