@@ -50,15 +50,17 @@ PROFILES: dict[str, RunSizes] = {
         vocab_size=30000,
         embedding_dim=100,
         w2v_epochs=5,
-        extra_w2v_sentences=None,
-        # the training lengths are cut to what a cold build of the whole book on a 2-core CPU
-        # affords (benchmarks/chapter_profile.py); the chapters say where a longer run would help
-        epochs=4,
-        batch_size=64,
+        extra_w2v_sentences=8000,
+        # the training lengths, the batch and the news text for Word2Vec are cut to what a cold
+        # build of the whole book on a 2-core CPU affords (benchmarks/chapter_profile.py shows
+        # where the time goes, benchmarks/tf_settings.py what larger batches save); the chapters
+        # say where a longer run would help
+        epochs=3,
+        batch_size=128,
         hidden_units=64,
-        pretrain_epochs=3,
+        pretrain_epochs=2,
         ensemble=2,
-        finetune_epochs=3,
+        finetune_epochs=2,
         lm_epochs=3,
         lm_hidden_units=192,
         lm_embedding_dim=128,
