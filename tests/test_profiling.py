@@ -74,3 +74,34 @@ def test_the_side_by_side_comparison_prints_totals_chapters_and_ratio(capsys):
     assert "ratio current / reference: 0.450" in out
     assert any(line.startswith("05_project.ipynb") and line.rstrip().endswith("0.50") for line in out.splitlines())
     assert "slowest notebook of the current commit: 05_project.ipynb 200.0 s" in out
+
+
+def test_each_timing_line_goes_to_the_notebook_that_was_running(tmp_path):
+    compare = load_benchmark("cold_build_compare")
+    log = tmp_path / "timings.jsonl"
+    log.write_text(
+        "\n".join(
+            [
+                '{"stage": "word2vec", "seconds": 30.0, "end": 1030.0}',
+                '{"stage": "classifier", "seconds": 50.0, "end": 1090.0}',
+                '{"stage": "char-lm", "seconds": 70.0, "end": 1180.0}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    executions = {"04_math.ipynb": (100.0, 1100.0), "06_applications.ipynb": (90.0, 1200.0)}
+    chapters = compare.chapter_profiles(executions, log)
+    assert set(chapters["04_math.ipynb"]["stages"]) == {"word2vec", "classifier"}
+    assert chapters["04_math.ipynb"]["other_seconds"] == 20.0
+    assert chapters["06_applications.ipynb"]["stages"] == {"char-lm": {"seconds": 70.0, "calls": 1}}
+
+
+def test_a_notebook_that_raised_fails_the_comparison(tmp_path):
+    compare = load_benchmark("cold_build_compare")
+    assert compare.failed_notebooks(tmp_path) == []
+    reports = tmp_path / "_build" / "html" / "reports" / "notebooks"
+    reports.mkdir(parents=True)
+    (reports / "05_project.err.log").write_text("AssertionError: 本章比较八个模型", encoding="utf-8")
+    failed = compare.failed_notebooks(tmp_path)
+    assert len(failed) == 1 and "05_project.err.log" in failed[0] and "本章比较八个模型" in failed[0]
