@@ -78,18 +78,19 @@ def summarise(seconds: float, stages: dict, slowest: list[dict]) -> dict:
 
 def print_profile(chapters: dict) -> None:
     names = [name for name in profiling.STAGES if any(name in c["stages"] for c in chapters.values())]
-    short = {name: name[:10] for name in names}
-    print(f"{'notebook':34s} {'total':>7s} " + " ".join(f"{short[n]:>10s}" for n in names) + f" {'other':>7s}")
+    print(f"{'notebook':34s} {'total':>7s} " + " ".join(f"{n[:10]:>10s}" for n in names) + f" {'other':>7s}")
     for notebook, c in chapters.items():
         row = " ".join(f"{c['stages'].get(n, {}).get('seconds', 0.0):10.1f}" for n in names)
         print(f"{notebook:34s} {c['seconds']:7.1f} {row} {c['other_seconds']:7.1f}")
     total = sum(c["seconds"] for c in chapters.values())
     print(f"all notebooks: {total:.1f} s ({total / 60:.1f} min)")
-    print("slowest cells:")
-    for notebook, c in chapters.items():
-        for cell in c["slowest_cells"]:
-            if cell["seconds"] >= 10:
-                print(f"  {notebook:34s} {cell['seconds']:7.1f} s  [{cell['id']}] {cell['first_line']}")
+    slow = [
+        (notebook, cell) for notebook, c in chapters.items() for cell in c["slowest_cells"] if cell["seconds"] >= 10
+    ]
+    if slow:  # a profile read from a `make book` has no per-cell times
+        print("slowest cells:")
+    for notebook, cell in slow:
+        print(f"  {notebook:34s} {cell['seconds']:7.1f} s  [{cell['id']}] {cell['first_line']}")
 
 
 def main(argv=None) -> None:

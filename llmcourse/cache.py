@@ -183,16 +183,14 @@ def read(kind: str, key: str, load: Callable[[Path], T], root: str | os.PathLike
     folder = entry_path(kind, key, root)
     if not folder.is_dir():
         return None
-    with profiling.stage("cache-read"):
-        valid = _is_valid(folder)
-    if valid:
-        try:
-            with profiling.stage("cache-read"):
+    with profiling.stage("cache-read"):  # checking the checksums and loading: one read
+        if not _is_valid(folder):
+            reason = "文件缺失或校验和不符"
+        else:
+            try:
                 return load(folder)
-        except Exception as err:  # noqa: BLE001  any failure to read means: compute it again
-            reason = f"{type(err).__name__}: {err}"
-    else:
-        reason = "文件缺失或校验和不符"
+            except Exception as err:  # noqa: BLE001  any failure to read means: compute it again
+                reason = f"{type(err).__name__}: {err}"
     warnings.warn(f"缓存条目 {folder} 已损坏（{reason}），删除后重新计算", RuntimeWarning, stacklevel=2)
     shutil.rmtree(folder, ignore_errors=True)
     return None
