@@ -37,10 +37,10 @@ def make_book(env: dict) -> float:
 
 def notebook_seconds() -> dict[str, float]:
     """Execution seconds per notebook as recorded by jupyter-cache during the cold build."""
-    from jupyter_cache import get_cache
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from cold_build_compare import execution_records  # one reader of jupyter-cache's records
 
-    records = get_cache(str(ROOT / "_build" / ".jupyter_cache")).list_cache_records()
-    return {Path(r.uri).name: round(float(r.data.get("execution_seconds", 0.0)), 1) for r in records}
+    return {name: round(seconds, 1) for name, (seconds, _) in execution_records(ROOT).items()}
 
 
 def main(argv=None) -> None:

@@ -25,6 +25,7 @@ LSTM's. Taught in chapter 8.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -304,6 +305,7 @@ class GPTLanguageModel:
         self.log: TrainingLog | None = None
         self.training: dict = {}
         self._score_fn = None
+        self._scored: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # log_probs results by texts and weights
 
     def count_parameters(self) -> int:
         return int(self.model.count_params())
@@ -498,13 +500,26 @@ class GPTLanguageModel:
     def log_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Natural-log probability of each text followed by EOS_TOKEN, and the tokens scored per text.
 
+        The latest result is kept: the same texts under the same weights are not scored twice.
         Taught in chapter 8.
         """
-        targets = [self.tokenizer.target_ids(t) for t in texts]
-        rows = self._rows(targets)
-        totals = np.zeros(len(texts), dtype=np.float64)
-        np.add.at(totals, [r[0] for r in rows], self.score_rows(rows))
-        return totals, np.array([len(y) for y in targets], dtype=np.int64)
+        texts = list(texts)
+        key = self._scoring_key(texts)
+        if key not in self._scored:  # a page scores the same held-out texts in several tables
+            targets = [self.tokenizer.target_ids(t) for t in texts]
+            rows = self._rows(targets)
+            totals = np.zeros(len(texts), dtype=np.float64)
+            np.add.at(totals, [r[0] for r in rows], self.score_rows(rows))
+            self._scored = {key: (totals, np.array([len(y) for y in targets], dtype=np.int64))}  # the latest only
+        totals, counts = self._scored[key]
+        return totals.copy(), counts.copy()
+
+    def _scoring_key(self, texts: list[str]) -> str:
+        """A digest of the texts and of every weight: a result is reused only for the same texts and weights."""
+        digest = hashlib.sha256("\x00".join(texts).encode("utf-8"))
+        for weight in self.model.get_weights():
+            digest.update(np.ascontiguousarray(weight).tobytes())
+        return digest.hexdigest()
 
     def continuation_log_probs(self, prefixes: Sequence[str], continuation: str) -> np.ndarray:
         """ln P(continuation | prefix) for each prefix (each read from EOS_TOKEN; long prefixes keep their end).

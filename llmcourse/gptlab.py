@@ -49,6 +49,7 @@ class GPTSizes:
     word_vocab: int
     finetune_epochs: int
     finetune_learning_rate: float
+    finetune_reviews: int | None  # the first this many of chapter 5's training reviews are fine-tuned on (None: all)
 
 
 GPT_SIZES: dict[str, GPTSizes] = {
@@ -60,17 +61,18 @@ GPT_SIZES: dict[str, GPTSizes] = {
         depth=2,
         heads=4,
         batch_size=8,  # small batches: early in training, more updates for the same compute lower the loss faster
-        steps=300,
+        steps=150,
         learning_rate=3e-3,
         softmax_samples=None,
         extra_sentences=3000,
         scaling=((32, 1), (48, 1), (64, 2)),
         tokenizer_size=(32, 1),
-        tokenizer_steps=300,
+        tokenizer_steps=150,
         subword_vocab=8000,
         word_vocab=8000,
         finetune_epochs=1,
         finetune_learning_rate=5e-4,
+        finetune_reviews=4000,  # a part of the training split, for the build time (the page says so)
     ),
     "quick": GPTSizes(
         profile="quick",
@@ -91,6 +93,7 @@ GPT_SIZES: dict[str, GPTSizes] = {
         word_vocab=2000,
         finetune_epochs=1,
         finetune_learning_rate=1e-3,
+        finetune_reviews=None,
     ),
 }
 
@@ -394,6 +397,7 @@ class GPTSentiment:
         unused = id(self.backbone.output_bias)  # the next-token output is not used for classification
         backbone = [v for v in self.backbone.trainable_variables if id(v) != unused]
         self.variables = backbone + self.head.trainable_variables
+        self.val_probabilities: np.ndarray | None = None  # set by fit
 
     def logits(self, x, lengths, training=False):
         """x (批量, 上下文长度), lengths (批量,) -> positive-class logits (批量,)."""
@@ -413,7 +417,8 @@ class GPTSentiment:
     def fit(self, texts, labels, val_texts, val_labels, epochs: int, learning_rate: float, batch_size: int = 32):
         """Fine-tune for `epochs`; keep the weights of the epoch with the best validation accuracy.
 
-        Returns the validation accuracy of every epoch. Taught in chapter 8.
+        Returns the validation accuracy of every epoch; `val_probabilities` keeps the kept
+        epoch's validation predictions. Taught in chapter 8.
         """
         x, lengths = classifier_inputs(self.lm, texts)
         y = np.asarray(labels, dtype=np.float32)
@@ -421,17 +426,19 @@ class GPTSentiment:
         optimizer.build(self.variables)
         step = self._train_step(optimizer)
         rng = np.random.default_rng(self.seed)
-        history, best = [], (-1.0, None)
+        history, best = [], (-1.0, None, None)
         for _ in range(epochs):
             for index in length_batches(lengths, batch_size, rng):
                 width = int(lengths[index].max())  # padded to the longest review of the batch only
                 step(tf.constant(x[index, :width]), tf.constant(lengths[index]), tf.constant(y[index]))
-            accuracy = float(np.mean((self.predict_proba(val_texts) >= 0.5) == np.asarray(val_labels)))
+            val_probabilities = self.predict_proba(val_texts)
+            accuracy = float(np.mean((val_probabilities >= 0.5) == np.asarray(val_labels)))
             history.append(accuracy)
             if accuracy > best[0]:
-                best = (accuracy, [v.numpy() for v in self.variables])
+                best = (accuracy, [v.numpy() for v in self.variables], val_probabilities)
         for variable, value in zip(self.variables, best[1]):
             variable.assign(value)
+        self.val_probabilities = best[2]  # (验证评论数,) of the kept weights: not predicted a second time
         return history
 
     def _train_step(self, optimizer):
@@ -454,24 +461,31 @@ class GPTSentiment:
 def finetuned(lm: gpt.GPTLanguageModel, splits: data.Splits, sizes: GPTSizes, seed: int | None = None) -> Adapted:
     """The pretrained GPT fine-tuned on chapter 5's training reviews, epochs chosen on validation (cached).
 
-    Taught in chapter 8.
+    Only the first `sizes.finetune_reviews` training reviews are read (the split is already
+    in a seeded random order, so they are a random part of it). Taught in chapter 8.
     """
     seed = resolve_seed(seed)
+    n = (
+        len(splits.train.texts)
+        if sizes.finetune_reviews is None
+        else min(sizes.finetune_reviews, len(splits.train.texts))
+    )
+    train_texts, train_y = list(splits.train.texts[:n]), splits.train.y[:n]
 
     @profiling.timed("gpt-adaptation")
     def compute() -> Adapted:
         start = time.perf_counter()
         model = GPTSentiment(lm, seed)
         history = model.fit(
-            splits.train.texts,
-            splits.train.y,
+            train_texts,
+            train_y,
             splits.val.texts,
             splits.val.y,
             sizes.finetune_epochs,
             sizes.finetune_learning_rate,
         )
-        val, test = model.predict_proba(splits.val.texts), model.predict_proba(splits.test.texts)
-        detail = {"val_accuracy_by_epoch": history, "epochs_kept": int(np.argmax(history)) + 1}
+        val, test = model.val_probabilities, model.predict_proba(splits.test.texts)
+        detail = {"val_accuracy_by_epoch": history, "epochs_kept": int(np.argmax(history)) + 1, "reviews": n}
         return Adapted("小 GPT 微调", val, test, time.perf_counter() - start, detail)
 
     settings = {
@@ -481,7 +495,7 @@ def finetuned(lm: gpt.GPTLanguageModel, splits: data.Splits, sizes: GPTSizes, se
         "lm": lm.training,
         "versions": saving.library_versions(),
     }
-    key = cache.make_key(__name__, list(splits.train.texts), list(splits.val.texts), list(splits.test.texts), settings)
+    key = cache.make_key(__name__, train_texts, list(splits.val.texts), list(splits.test.texts), settings)
     return cache.cached("gpt-sentiment", key, compute, Adapted.save, Adapted.load)[0]
 
 
@@ -493,11 +507,18 @@ PROMPT_TEMPLATES = ("{review}总的来说，", "{review}总之，")
 def prompt_scores(lm: gpt.GPTLanguageModel, texts: Sequence[str], template: str) -> dict[tuple[str, str], np.ndarray]:
     """For each label pair: ln P(positive word | prompt) - ln P(negative word | prompt), per review.
 
-    A word of several tokens is scored by the chain rule (`continuation_log_probs`).
-    Taught in chapter 8.
+    A word that is one token is read from one pass over the prompts (`next_log_probs`, shared
+    by all such words); a word of several tokens is scored by the chain rule
+    (`continuation_log_probs`). Taught in chapter 8.
     """
     prompts = [template.format(review=t) for t in texts]
-    scored = {word: lm.continuation_log_probs(prompts, word) for pair in LABEL_WORDS for word in pair}
+    words = [word for pair in LABEL_WORDS for word in pair]
+    ids = {word: lm.tokenizer.target_ids(word)[:-1] for word in words}  # without EOS_TOKEN
+    scored = {}
+    if any(len(ids[word]) == 1 for word in words):
+        after = lm.next_log_probs(prompts)  # (评论数, 词表大小)
+        scored = {word: after[:, ids[word][0]] for word in words if len(ids[word]) == 1}
+    scored |= {word: lm.continuation_log_probs(prompts, word) for word in words if word not in scored}
     return {pair: scored[pair[0]] - scored[pair[1]] for pair in LABEL_WORDS}
 
 

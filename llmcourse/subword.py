@@ -201,25 +201,35 @@ class WordTokenizer(_Tokenizer):
     """
 
     kind = "word"
+    REMEMBERED = 50_000  # texts whose words are kept after their first cut
 
     def __init__(self, words: Sequence[str], speller: CharSpeller):
         self.words = list(words)
         self.index = {w: i + 3 for i, w in enumerate(self.words)}
         self.speller = speller
         self._cut = text.Segmenter(normalize=False).tokenizer.cut
+        self._segmented: dict[str, tuple[str, ...]] = {}  # words of texts already cut (fit's texts included)
 
     @classmethod
     def fit(cls, texts: Sequence[str], max_size: int = 20000, min_count: int = 2) -> "WordTokenizer":
         probe = cls([], CharSpeller({}))
-        counts = collections.Counter(w for t in texts for w in probe.units(t))
+        segmented = {t: tuple(probe.units(t)) for t in texts}
+        counts = collections.Counter(w for units in segmented.values() for w in units)
         kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
-        return cls(kept[: max(max_size - 3, 0)], CharSpeller.fit(texts))
+        tokenizer = cls(kept[: max(max_size - 3, 0)], CharSpeller.fit(texts))
+        tokenizer._segmented = segmented
+        return tokenizer
 
     def __len__(self) -> int:
         return len(self.words) + 3
 
     def units(self, text_: str) -> list[str]:
-        return [w for w in self._cut(clean(text_), HMM=True) if w]
+        known = self._segmented.get(text_)
+        if known is None:  # a page reads the same held-out reviews for several tables: cut each once
+            known = tuple(w for w in self._cut(clean(text_), HMM=True) if w)
+            if len(self._segmented) < self.REMEMBERED:
+                self._segmented[text_] = known
+        return list(known)
 
     def unit_id(self, unit: str) -> int:
         return self.index.get(unit, UNK_ID)
@@ -309,7 +319,7 @@ def _train_sentencepiece(texts: Sequence[str], writer, vocab_size: int, model_ty
         add_dummy_prefix=False,
         remove_extra_whitespaces=False,
         max_sentence_length=1 << 16,
-        num_threads=1,
+        num_threads=2,  # a fixed count: the same model on every machine, and faster than one on two cores
         hard_vocab_limit=False,  # a small text may not fill the vocabulary: fewer pieces, not an error
         minloglevel=2,
     )

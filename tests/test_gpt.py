@@ -321,3 +321,55 @@ def test_a_cached_lstm_comes_back_with_its_weights_and_log(texts, tmp_path, monk
     assert (cached, cached_again) == (False, True)
     assert again.log == first.log and again.vocab.counts == first.vocab.counts
     assert np.array_equal(again.distribution("房间"), first.distribution("房间"))
+
+
+def test_prompt_scores_read_one_token_words_from_one_pass_and_agree_with_the_chain_rule(trained, texts, monkeypatch):
+    # "好"/"差" are one character token each (the one-pass path), "满意"/"失望" two (the chain rule)
+    monkeypatch.setattr(gptlab, "LABEL_WORDS", (("好", "差"), ("满意", "失望")))
+    reviews = texts[250:270]
+    scores = gptlab.prompt_scores(trained, reviews, "{review}总之，")
+    prompts = [r + "总之，" for r in reviews]
+    for positive, negative in gptlab.LABEL_WORDS:
+        expected = trained.continuation_log_probs(prompts, positive) - trained.continuation_log_probs(prompts, negative)
+        assert np.allclose(scores[(positive, negative)], expected, atol=1e-4)
+
+
+def test_log_probs_are_reused_only_for_the_same_texts_and_weights(texts):
+    tokenizer = subword.fit_tokenizer("char", texts[:100])
+    model = gpt.GPTLanguageModel(tokenizer, gpt.GPTConfig(len(tokenizer), **TINY), seed=5)
+    heldout = texts[250:260]
+    first, counts = model.log_probs(heldout)
+    first[:] = 0.0  # the caller's copy: changing it changes nothing kept
+    again, _ = model.log_probs(heldout)
+    assert np.all(again < 0)
+    other, _ = model.log_probs(heldout[:5])
+    assert np.allclose(other, again[:5], atol=1e-5)
+    weights = model.model.get_weights()
+    model.model.set_weights([w * 1.5 for w in weights])  # new weights: scored again, not read back
+    changed, _ = model.log_probs(heldout)
+    assert not np.allclose(changed, again)
+    model.fit(texts[:100], steps=3, batch_size=8)
+    assert not np.allclose(model.log_probs(heldout)[0], changed)
+
+
+def test_a_word_tokenizer_encodes_its_fitted_texts_as_a_fresh_cut_would(texts):
+    fitted = subword.fit_tokenizer("word", texts[:100], 2000)
+    fresh = subword.WordTokenizer.from_state(fitted.state(), fitted.speller)  # no remembered segmentation
+    for review in texts[:100] + texts[250:260]:
+        assert fitted.units(review) == fresh.units(review)
+        assert np.array_equal(fitted.target_ids(review), fresh.target_ids(review))
+
+
+def test_the_fine_tune_reads_only_the_configured_number_of_reviews(trained, texts, monkeypatch, tmp_path):
+    import dataclasses
+
+    from llmcourse import cache, data
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    labels = [int(i % 2) for i in range(len(texts))]
+    split = lambda a, b: data.LabeledTexts(texts[a:b], labels[a:b])  # noqa: E731
+    splits = data.Splits(split(0, 60), split(250, 270), split(270, 290))
+    sizes = dataclasses.replace(gptlab.gpt_sizes("quick"), finetune_reviews=24)
+    adapted = gptlab.finetuned(trained, splits, sizes)
+    assert adapted.detail["reviews"] == 24
+    assert adapted.val_probabilities.shape == (20,) and adapted.test_probabilities.shape == (20,)

@@ -53,6 +53,16 @@ def test_log_prob_is_the_chain_of_conditional_probabilities(trained):
     assert log_p == pytest.approx(chained, abs=1e-3)
 
 
+def test_position_log_probs_are_the_distributions_of_every_prefix(trained):
+    text = "房间很干净，服务也好😀"  # an unseen character too (read and scored as UNK_TOKEN)
+    symbols = {s: i for i, s in enumerate(trained.symbols())}
+    expected = [
+        np.log(trained.distribution(text[:i])[symbols.get(text[i], symbols[lm.UNK_TOKEN])]) for i in range(len(text))
+    ]
+    assert np.allclose(trained.position_log_probs(text), expected, atol=1e-5)
+    assert trained.position_log_probs("").shape == (0,)
+
+
 def test_batched_scoring_equals_one_text_at_a_time(texts, trained):
     heldout = texts[1][:12]
     together, lengths = trained.log_probs(heldout)
