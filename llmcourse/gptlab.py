@@ -50,6 +50,7 @@ class GPTSizes:
     finetune_epochs: int
     finetune_learning_rate: float
     finetune_reviews: int | None  # the first this many of chapter 5's training reviews are fine-tuned on (None: all)
+    heldout_reviews: int | None  # the first this many held-out reviews are scored (None: all)
 
 
 GPT_SIZES: dict[str, GPTSizes] = {
@@ -61,18 +62,19 @@ GPT_SIZES: dict[str, GPTSizes] = {
         depth=2,
         heads=4,
         batch_size=8,  # small batches: early in training, more updates for the same compute lower the loss faster
-        steps=150,
+        steps=120,
         learning_rate=3e-3,
         softmax_samples=None,
         extra_sentences=3000,
         scaling=((32, 1), (48, 1), (64, 2)),
         tokenizer_size=(32, 1),
-        tokenizer_steps=150,
+        tokenizer_steps=120,
         subword_vocab=8000,
         word_vocab=8000,
         finetune_epochs=1,
         finetune_learning_rate=5e-4,
         finetune_reviews=4000,  # a part of the training split, for the build time (the page says so)
+        heldout_reviews=900,  # likewise: every language model of the page is scored on the same part
     ),
     "quick": GPTSizes(
         profile="quick",
@@ -94,6 +96,7 @@ GPT_SIZES: dict[str, GPTSizes] = {
         finetune_epochs=1,
         finetune_learning_rate=1e-3,
         finetune_reviews=None,
+        heldout_reviews=None,
     ),
 }
 
@@ -112,8 +115,9 @@ class LMData:
     """
 
     train: list[str]  # training reviews (ngram.lm_splits): the only reviews any model here learns from
-    heldout: list[str]  # the held-out reviews of chapters 2 and 6: every bits-per-character number is on them
+    heldout: list[str]  # the first sizes.heldout_reviews held-out reviews of chapters 2 and 6 (every bits number)
     news: list[str]  # People's Daily sentences added to the pretraining text
+    heldout_total: int = 0  # the held-out reviews of chapters 2 and 6 before the cut
 
     @property
     def pretraining(self) -> list[str]:
@@ -122,13 +126,15 @@ class LMData:
 
 
 def lm_data(sizes: GPTSizes | None = None, seed: int | None = None) -> LMData:
-    """The language-model split of the active profile, and `sizes.extra_sentences` news sentences.
+    """The language-model split of the active profile (held-out reviews cut to `sizes.heldout_reviews`),
+    and `sizes.extra_sentences` news sentences.
 
     Taught in chapter 8.
     """
     sizes = sizes or gpt_sizes()
     train, heldout = ngram.lm_splits(seed, config.sizes(sizes.profile).max_reviews)
-    return LMData(train, heldout, data.load_unlabeled_news(sizes.extra_sentences))
+    news = data.load_unlabeled_news(sizes.extra_sentences)
+    return LMData(train, heldout[: sizes.heldout_reviews], news, len(heldout))
 
 
 def train_gpt(
