@@ -28,11 +28,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from llmcourse import config, evaluation, pipeline  # noqa: E402
+from llmcourse import config, evaluation, pipeline, registry  # noqa: E402
 
 import results as saved_results  # noqa: E402  (benchmarks/results.py)
 
-BASELINES = ("tfidf-char", "tfidf-word")
 VARIANTS = (
     "book",
     "learning_rate=0.003",
@@ -61,10 +60,10 @@ def parse_variant(text: str) -> dict:
     return overrides
 
 
-def run_variant(prepared, text: str, baseline) -> dict:
+def run_variant(prepared, text: str, overrides: dict, baseline) -> dict:
     """Train the default recipe with the variant's overrides; its figures as one row."""
     start = time.perf_counter()
-    trained = pipeline.train(prepared, "bilstm", "default", verbose=0, **parse_variant(text))
+    trained = pipeline.train(prepared, "bilstm", "default", verbose=0, **overrides)
     paired = evaluation.paired_comparison(prepared.y["test"], trained.test_probabilities, baseline.test_probabilities)
     return {
         "variant": text,
@@ -82,25 +81,23 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", action="append", default=None, help="one variant (repeatable); default: all")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/recipe_budget.json")
     args = parser.parse_args(argv)
-    variants = args.variant or list(VARIANTS)
-    for text in variants:  # a malformed variant fails before any training, with exit status 2
-        try:
-            parse_variant(text)
-        except ValueError as err:
-            parser.error(str(err))
+    try:  # a malformed variant fails before any training, with exit status 2
+        variants = {text: parse_variant(text) for text in args.variant or VARIANTS}
+    except ValueError as err:
+        parser.error(str(err))
 
     start = time.perf_counter()
     config.import_tensorflow()
     prepared = pipeline.prepare(progress=False)
-    baselines = {kind: pipeline.train_baseline(prepared, kind) for kind in BASELINES}
+    baselines = {kind: pipeline.train_baseline(prepared, kind) for kind in registry.BASELINE_KINDS}
     best = max(baselines, key=lambda k: baselines[k].val.accuracy)
     print(f"profile={prepared.sizes.profile} seed={prepared.seed}; {prepared.splits}", flush=True)
     for kind, b in baselines.items():
         print(f"  {kind}: val {b.val.accuracy:.4f}  test {b.test.accuracy:.4f}", flush=True)
 
     rows = []
-    for text in variants:
-        row = run_variant(prepared, text, baselines[best])
+    for text, overrides in variants.items():
+        row = run_variant(prepared, text, overrides, baselines[best])
         rows.append(row)
         members = " ".join(f"{v:.4f}" for v in row["member_val_accuracy"]) or "-"
         print(

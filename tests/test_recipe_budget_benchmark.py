@@ -21,7 +21,7 @@ def test_the_recipe_benchmark_prints_one_row_per_variant(run_quick_benchmark):
         assert 0 <= val <= 1 and 0 <= test <= 1
 
 
-def test_a_malformed_variant_exits_2_before_training(tmp_path):
+def test_a_malformed_variant_exits_2_before_training():
     for bad, said in [("ensemble", "名字=值"), ("nope=1", "不是训练设置")]:
         done = subprocess.run(
             [sys.executable, str(SCRIPT), "--variant", bad], capture_output=True, text=True, timeout=120
