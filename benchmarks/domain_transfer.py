@@ -110,6 +110,8 @@ def main(argv=None) -> int:
         "split_seed": split_seed,
         "seeds": seeds,
         "held_out_seeds": args.held_out_seeds or seeds,
+        # how the default model ("bilstm-lm") was trained, so that a reader can tell a stale result
+        "default_recipe": pipeline.recipe_settings("bilstm", registry.DEFAULT_RECIPE, sizes),
         "domains": counts,
         "classifier_share": assignment.share_by_classifier(),
         "hand_check": {

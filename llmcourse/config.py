@@ -35,7 +35,7 @@ class RunSizes:
     batch_size: int
     hidden_units: int
     pretrain_epochs: int  # language-model pretraining of the default classifier's encoder
-    ensemble: int  # fine-tuned copies of the pretrained encoder whose logits the default classifier averages
+    ensemble: int  # fine-tuned copies of the pretrained encoder whose logits the "averaged" recipe averages
     finetune_epochs: int  # upper bound for each fine-tune of a pretrained encoder (it converges sooner)
     lm_epochs: int  # character-level LSTM language model (chapter 6)
     lm_hidden_units: int
@@ -60,7 +60,7 @@ PROFILES: dict[str, RunSizes] = {
         hidden_units=64,
         pretrain_epochs=1,
         ensemble=2,
-        finetune_epochs=2,
+        finetune_epochs=3,
         lm_epochs=2,
         lm_hidden_units=192,
         lm_embedding_dim=128,

@@ -79,13 +79,13 @@ def test_forward_only_kinds_and_rejected_kinds(prepared):
 
 
 def test_pretrained_recipe_trains_saves_and_loads(prepared, tmp_path):
-    trained = pipeline.train(prepared, "bilstm", "default", learning_rate=5e-3, verbose=0, pretrain_epochs=2, epochs=2)
+    trained = pipeline.train(prepared, "bilstm", "averaged", learning_rate=5e-3, verbose=0, pretrain_epochs=2, epochs=2)
     assert trained.pretraining is not None and "预训练" in trained.name
     assert trained.train_seconds > trained.pretraining.seconds > 0
     assert trained.test.roc_auc > 0.7  # ranks held-out reviews far better than chance (0.5)
     summary = trained.model.config["training"]["language_model_pretraining"]
     assert summary["epochs"] == 2 and len(summary["heldout_perplexity"]["forward"]) == 2
-    # the recipe fine-tunes `sizes.ensemble` copies of the pretrained encoder and averages their logits
+    # the "averaged" recipe fine-tunes `sizes.ensemble` copies of the pretrained encoder and averages their logits
     n = prepared.sizes.ensemble
     assert n >= 2 and f"{n} 次微调平均" in trained.name and len(trained.members) == n
     assert [m["seed"] for m in trained.members] == [prepared.seed + pipeline.ENSEMBLE_SEED_STEP * k for k in range(n)]

@@ -20,7 +20,7 @@ def test_unknown_names_are_refused_in_chinese():
         registry.model_kind("cnn")
     with pytest.raises(ValueError, match="未知的神经网络模型 'tfidf-char'"):
         registry.model_kind("tfidf-char", registry.NEURAL)
-    with pytest.raises(ValueError, match="未知的训练方案 'fast'：可选 default, plain"):
+    with pytest.raises(ValueError, match="未知的训练方案 'fast'：可选 default, averaged, plain"):
         registry.recipe("fast")
 
 
@@ -31,10 +31,13 @@ def test_the_default_recipe_follows_the_run_size():
         assert settings == {
             "pretrain_epochs": sizes.pretrain_epochs,
             "epochs": sizes.finetune_epochs,
-            "word_dropout": 0.2,
+            "word_dropout": 0.1,
             "weight_decay": 0.01,
-            "ensemble": sizes.ensemble,
+            "learning_rate": 3e-3,
+            "ensemble": 1,  # one fine-tune
         }
+        averaged = registry.recipe("averaged").settings("bilstm", sizes)
+        assert averaged["ensemble"] == sizes.ensemble >= 2 and averaged["learning_rate"] == 1e-3
         assert registry.recipe("plain").settings("bilstm", sizes) == {}
         # kinds that cannot be pretrained are trained plainly under every recipe
         assert registry.recipe("default").settings("transformer", sizes) == {}

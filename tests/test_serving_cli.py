@@ -216,8 +216,13 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     assert code == 0 and "语言模型预训练" in err and saved["kind"] == "bilstm"
     assert saved["training"]["language_model_pretraining"]["epochs"] == config.sizes("quick").pretrain_epochs
     assert saved["model"]["word_dropout"] == registry.RECIPES["default"].word_dropout
-    assert saved["model"]["ensemble"] == config.sizes("quick").ensemble and "--ensemble 1" in err
-    assert len(saved["training"]["ensemble_members"]) == saved["model"]["ensemble"]
+    assert saved["model"]["ensemble"] == 1 and saved["training"]["ensemble_members"] is None  # one fine-tune
+    assert saved["training"]["learning_rate"] == registry.RECIPES["default"].learning_rate
+    code, out, err = run_cli(
+        capsys, "train", "--out", str(tmp_path / "avg"), "--data", str(f), "--verbose", "0", "--ensemble", "2"
+    )
+    saved = json.loads((tmp_path / "avg" / "config.json").read_text(encoding="utf-8"))
+    assert code == 0 and "--ensemble 1" in err and len(saved["training"]["ensemble_members"]) == 2
     code, out, err = run_cli(
         capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0", "--no-pretrain"
     )

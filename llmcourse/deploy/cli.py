@@ -217,7 +217,7 @@ def _add_train(sub) -> None:
         "--ensemble",
         type=int,
         default=None,
-        help="训练几个模型并平均它们的 logit（默认：预训练时取运行规模的设置，否则 1）",
+        help="训练几个模型并平均它们的 logit（默认 1；预训练时它们从同一个预训练编码器出发）",
     )
     train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
     train.add_argument("--text-col", default="text", help="文本列名")
