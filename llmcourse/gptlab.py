@@ -74,7 +74,7 @@ GPT_SIZES: dict[str, GPTSizes] = {
         finetune_epochs=1,
         finetune_learning_rate=5e-4,
         finetune_reviews=4000,  # a part of the training split, for the build time (the page says so)
-        heldout_reviews=900,  # likewise: every language model of the page is scored on the same part
+        heldout_reviews=600,  # likewise: every language model of the page is scored on the same part
     ),
     "quick": GPTSizes(
         profile="quick",
