@@ -69,7 +69,11 @@ book: $(STAMP) _build/.package-stamp
 	LLMCOURSE_PROFILE=full $(BIN)/jupyter-book build . --keep-going
 	@echo "打开 _build/html/index.html 阅读本书"
 
-test: lint unit nbval book-check
+# 单元测试和 nbval 同时运行（make -j2，各自的输出在结束时整段打印）：两者大部分时间只用一个 CPU 核，
+# 在两核的机器上并行能省下几分钟；它们共用的 llmcourse 缓存按条目原子写入（llmcourse/cache.py）。
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval
+	$(MAKE) --no-print-directory book-check
 
 # ruff 的检查和格式（规则见 pyproject.toml）、工作流检查（actionlint 和 GitHub 的 JSON Schema）、CITATION.cff 的格式。
 lint: $(STAMP)
