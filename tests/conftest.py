@@ -1,5 +1,6 @@
 """Shared fixtures: the real corpus, loaded once per test session."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -53,6 +54,21 @@ def saved_quick_model(reviews, tmp_path_factory):
         return directory, list(prepared.splits.test.texts)
 
     return make
+
+
+@pytest.fixture
+def load_benchmark(monkeypatch):
+    """A function: import benchmarks/NAME.py as a module (benchmarks/ on sys.path, as when it runs as a script)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

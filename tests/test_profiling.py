@@ -1,7 +1,6 @@
 """Stage timing (llmcourse/profiling.py) and the two benchmarks built on it: what the performance
 page's profile and the side-by-side cold build rest on."""
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -10,13 +9,6 @@ import pytest
 from llmcourse import data, profiling, text
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_benchmark(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_nothing_is_written_without_the_variable(tmp_path, monkeypatch):
@@ -65,7 +57,7 @@ def test_the_chapter_profile_prints_each_chapter_and_its_stages(run_quick_benchm
     assert "all notebooks:" in out
 
 
-def test_the_side_by_side_comparison_prints_totals_chapters_and_ratio(capsys):
+def test_the_side_by_side_comparison_prints_totals_chapters_and_ratio(capsys, load_benchmark):
     compare = load_benchmark("cold_build_compare")
     reference = {"commit": "a" * 40, "seconds": 1000.0, "notebooks": {"05_project.ipynb": 400.0, "01.ipynb": 10.0}}
     current = {"commit": "b" * 40, "seconds": 450.0, "notebooks": {"05_project.ipynb": 200.0, "01.ipynb": 10.0}}
@@ -76,7 +68,7 @@ def test_the_side_by_side_comparison_prints_totals_chapters_and_ratio(capsys):
     assert "slowest notebook of the current commit: 05_project.ipynb 200.0 s" in out
 
 
-def test_each_timing_line_goes_to_the_notebook_that_was_running(tmp_path):
+def test_each_timing_line_goes_to_the_notebook_that_was_running(tmp_path, load_benchmark):
     compare = load_benchmark("cold_build_compare")
     log = tmp_path / "timings.jsonl"
     log.write_text(
@@ -97,7 +89,7 @@ def test_each_timing_line_goes_to_the_notebook_that_was_running(tmp_path):
     assert chapters["06_applications.ipynb"]["stages"] == {"char-lm": {"seconds": 70.0, "calls": 1}}
 
 
-def test_a_notebook_that_raised_fails_the_comparison(tmp_path):
+def test_a_notebook_that_raised_fails_the_comparison(tmp_path, load_benchmark):
     compare = load_benchmark("cold_build_compare")
     assert compare.failed_notebooks(tmp_path) == []
     reports = tmp_path / "_build" / "html" / "reports" / "notebooks"

@@ -1,12 +1,7 @@
 """benchmarks/recipe_budget.py runs end to end (quick profile, one variant), prints one table row per
 variant plus the baseline, and refuses a malformed variant with exit status 2 before training anything."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_the_recipe_benchmark_prints_one_row_per_variant(run_quick_benchmark):
@@ -18,11 +13,8 @@ def test_the_recipe_benchmark_prints_one_row_per_variant(run_quick_benchmark):
     assert 0 <= val <= 1 and 0 <= test <= 1
 
 
-def test_a_malformed_variant_exits_2_before_training(monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports benchmarks/results.py
-    spec = importlib.util.spec_from_file_location("recipe_budget", BENCHMARKS / "recipe_budget.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_a_malformed_variant_exits_2_before_training(load_benchmark, capsys):
+    module = load_benchmark("recipe_budget")
     assert module.parse_variant("book") == {} and module.parse_variant("epochs=4 learning_rate=0.003") == {
         "epochs": 4,
         "learning_rate": 0.003,

@@ -218,6 +218,11 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     assert saved["model"]["word_dropout"] == registry.RECIPES["default"].word_dropout
     assert saved["model"]["ensemble"] == 1 and saved["training"]["ensemble_members"] is None  # one fine-tune
     assert saved["training"]["learning_rate"] == registry.RECIPES["default"].learning_rate
+    code, out, err = run_cli(  # --ensemble N: N fine-tunes of the pretrained encoder, averaged, and the CLI says so
+        capsys, "train", "--out", str(tmp_path / "avg"), "--data", str(f), "--verbose", "0", "--ensemble", "2"
+    )
+    saved = json.loads((tmp_path / "avg" / "config.json").read_text(encoding="utf-8"))
+    assert code == 0 and "--ensemble 1" in err and len(saved["training"]["ensemble_members"]) == 2
     code, out, err = run_cli(
         capsys, "train", "--out", str(tmp_path / "plain"), "--data", str(f), "--verbose", "0", "--no-pretrain"
     )
