@@ -64,8 +64,11 @@ _build/quick/.package-stamp: $(PACKAGE_SOURCES) | $(STAMP)
 # tools/build_state.py：构建目录中已执行的笔记本（jupyter_execute）或执行缓存缺失、
 # 或 benchmarks/results 比上次构建新时，删除该构建的 .doctrees，让 Sphinx 重新读取所有页面；
 # 随机种子（LLMCOURSE_SEED，默认 42）与上次构建不同时，先清掉执行缓存：LLMCOURSE_SEED=7 make book 会重新执行每一章。
+# tools/execute_book.py 先把笔记本同时执行几个（默认按核数，最多 4 个；BOOK_JOBS=1 则逐个执行），结果存进 jupyter-book
+# 的执行缓存，jupyter-book 随后只负责排版；两章需要同一个模型时，课程缓存的锁让后到的一章等着读，不会训练两遍。
 book: $(STAMP) _build/.package-stamp
 	$(BIN)/python tools/build_state.py _build
+	LLMCOURSE_PROFILE=full $(BIN)/python tools/execute_book.py _build
 	LLMCOURSE_PROFILE=full $(BIN)/jupyter-book build . --keep-going
 	@echo "打开 _build/html/index.html 阅读本书"
 

@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     # unchanged chapters are neither re-read nor re-executed)
     for stale in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
         shutil.rmtree(ROOT / "_build" / stale, ignore_errors=True)
+    jobs = int(os.environ.get("BOOK_JOBS") or min(4, os.cpu_count() or 1))  # tools/execute_book.py's default
     with tempfile.TemporaryDirectory(prefix="llmcourse-cold-") as cache:
         env = dict(os.environ, LLMCOURSE_CACHE_DIR=cache)
         cold = make_book(env)
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     for name, seconds in sorted(per_notebook.items()):
         print(f"  {name:32s} {seconds:7.1f} s")
     print(f"notebooks executed: {len(per_notebook)}, {sum(per_notebook.values()):.0f} s in total")
-    print(f"cold make book:   {cold:7.1f} s ({cold / 60:.1f} min)")
+    print(f"cold make book:   {cold:7.1f} s ({cold / 60:.1f} min), {jobs} notebook(s) at a time")
     print(f"cached make book: {cached:7.1f} s")
     print(f"peak memory of one process: {peak_mib:,.0f} MiB")
     if args.save:
@@ -71,6 +72,7 @@ def main(argv=None) -> None:
             "book_time",
             {
                 "cold_seconds": round(cold, 1),
+                "jobs": jobs,
                 "cached_seconds": round(cached, 1),
                 "notebook_seconds": per_notebook,
                 "peak_memory_mib": round(peak_mib),

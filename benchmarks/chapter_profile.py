@@ -3,7 +3,7 @@
     python benchmarks/chapter_profile.py [--save] [notebooks/05_project.ipynb ...]
 
 Every notebook (by default all of them, in the book's order) is executed by
-nbclient in a kernel of its own, one after the other, as a cold `make book`
+nbclient in a kernel of its own, one after the other, as a cold `BOOK_JOBS=1 make book`
 executes them: llmcourse's cache starts empty and is shared by the chapters, so
 what an early chapter computes a later one reads back. The package times its
 expensive steps as named stages (llmcourse/profiling.py) when LLMCOURSE_TIMINGS

@@ -10,7 +10,10 @@ every model is trained. The worktree's own llmcourse is the one its notebooks
 import (PYTHONPATH), which the script checks before building. Printed: both
 totals, the seconds of each notebook (from the build's execution cache) and the
 ratio current / reference. The two builds run in turn, never at once, so that
-neither slows the other; run it on an otherwise idle machine. The current
+neither slows the other; run it on an otherwise idle machine. Each build executes
+its notebooks one at a time (BOOK_JOBS=1; `make book` otherwise runs two at once
+on two cores): the comparison is of the chapters' own work, chapter by chapter.
+`benchmarks/book_time.py` times `make book` as a reader runs it. The current
 commit is built first, so that a build that fails stops the script early.
 
 The current build also records llmcourse's stage timings (llmcourse/profiling.py):
@@ -44,8 +47,13 @@ def git(*args: str) -> str:
 
 
 def build_env(worktree: Path, cache: Path, timings: Path) -> dict:
+    """One notebook at a time (BOOK_JOBS=1), so that each chapter's seconds and stages are its own."""
     return dict(
-        os.environ, LLMCOURSE_CACHE_DIR=str(cache), PYTHONPATH=str(worktree), **{profiling.TIMINGS_ENV: str(timings)}
+        os.environ,
+        LLMCOURSE_CACHE_DIR=str(cache),
+        PYTHONPATH=str(worktree),
+        BOOK_JOBS="1",
+        **{profiling.TIMINGS_ENV: str(timings)},
     )
 
 

@@ -20,6 +20,7 @@ clean-cache` empties it. Taught in chapter 3 (segmentation cache) and chapter 5.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,6 +34,11 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from llmcourse import profiling
+
+try:  # POSIX (Linux, macOS, Colab); elsewhere entries are computed without the lock
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 CACHE_ENV = "LLMCOURSE_CACHE_DIR"
 MANIFEST = "manifest.json"
@@ -258,6 +264,31 @@ def write(kind: str, key: str, save: Callable[[Path], None], root: str | os.Path
     return folder
 
 
+LOCKS = ".locks"  # the folder of the cache root that holds one lock file per entry being computed
+
+
+@contextlib.contextmanager
+def computing(kind: str, key: str, root: str | os.PathLike | None = None):
+    """Hold the entry's lock while computing it: a second process that needs the same entry waits, then reads it.
+
+    Two chapters executed at the same time (`make book` runs two at once) often need the
+    same model; without the lock both would train it. An advisory `flock` on
+    `<cache>/.locks/<kind>-<key>.lock`, released by the system if the holder dies.
+    Taught in chapter 3.
+    """
+    if fcntl is None:
+        yield
+        return
+    folder = Path(root or cache_dir()) / LOCKS
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{kind}-{key}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cached(
     kind: str,
     key: str,
@@ -271,11 +302,15 @@ def cached(
 
     Taught in chapter 3.
     """
-    if enabled:
-        found = read(kind, key, load, root)
+    if not enabled:
+        return compute(), False
+    found = read(kind, key, load, root)
+    if found is not None:
+        return found, True
+    with computing(kind, key, root):
+        found = read(kind, key, load, root)  # written by another process while this one waited for the lock
         if found is not None:
             return found, True
-    result = compute()
-    if enabled:
+        result = compute()
         write(kind, key, lambda folder: save(result, folder), root)
     return result, False

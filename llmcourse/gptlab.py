@@ -38,11 +38,13 @@ class GPTSizes:
     depth: int
     heads: int
     batch_size: int
-    steps: int  # pretraining steps of every model of the scaling curve (the same budget in tokens)
+    steps: int  # pretraining steps of the main model
     learning_rate: float
+    final_lr_fraction: float  # where the cosine ends, as a fraction of the peak rate (1.0: constant after warm-up)
     softmax_samples: int | None  # sampled softmax in training (None: the full softmax over the vocabulary)
     extra_sentences: int  # People's Daily sentences added to the pretraining text
-    scaling: tuple[tuple[int, int], ...]  # (dim, depth) of each size; the last one is the main model
+    scaling: tuple[tuple[int, int], ...]  # (dim, depth) of each size; the last one has the main model's shape
+    scaling_steps: int  # pretraining steps of every model of the scaling curve (the same budget in tokens)
     tokenizer_size: tuple[int, int]  # (dim, depth) of the models that compare tokenizers
     tokenizer_steps: int
     subword_vocab: int
@@ -61,14 +63,16 @@ GPT_SIZES: dict[str, GPTSizes] = {
         dim=64,
         depth=2,
         heads=4,
-        batch_size=8,  # small batches: early in training, more updates for the same compute lower the loss faster
-        steps=120,
-        learning_rate=3e-3,
-        softmax_samples=None,
+        batch_size=16,
+        steps=2000,  # about four passes over the pretraining text: what it takes to pass the 5-gram model
+        learning_rate=5e-3,
+        final_lr_fraction=1.0,  # far from convergence, a decaying rate only slows the descent
+        softmax_samples=None,  # the sampled softmax trains faster but leaves the full softmax badly calibrated
         extra_sentences=3000,
         scaling=((32, 1), (48, 1), (64, 2)),
+        scaling_steps=100,  # the first size and budget are the tokenizer comparison's: that model is shared
         tokenizer_size=(32, 1),
-        tokenizer_steps=120,
+        tokenizer_steps=100,
         subword_vocab=8000,
         word_vocab=8000,
         finetune_epochs=1,
@@ -86,9 +90,11 @@ GPT_SIZES: dict[str, GPTSizes] = {
         batch_size=16,
         steps=20,
         learning_rate=3e-3,
+        final_lr_fraction=1.0,
         softmax_samples=None,
         extra_sentences=100,
         scaling=((16, 1), (24, 1), (32, 1)),
+        scaling_steps=20,
         tokenizer_size=(16, 1),
         tokenizer_steps=20,
         subword_vocab=3000,
@@ -164,6 +170,7 @@ def train_gpt(
         learning_rate=sizes.learning_rate,
         vocab_size=vocab,
         softmax_samples=sizes.softmax_samples,
+        final_lr_fraction=sizes.final_lr_fraction,
         seed=seed,
     )
     return model

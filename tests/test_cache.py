@@ -36,6 +36,43 @@ def test_an_entry_is_computed_once_then_read(tmp_path):
     assert cache.cached("demo", "k1", compute, save_text, load_text, tmp_path, enabled=False) == ("结果", False)
 
 
+# Each process marks that it has started, waits for the other, then asks for the same entry,
+# whose computation takes a second and counts itself in computed.txt.
+TWO_PROCESSES = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from llmcourse import cache
+    root, me = Path(sys.argv[1]), sys.argv[2]
+    (root / f"started-{me}").touch()
+    while len(list(root.glob("started-*"))) < 2:
+        time.sleep(0.01)
+    def compute():
+        with open(root / "computed.txt", "a") as log:
+            log.write(me + "\\n")
+        time.sleep(1.0)
+        return "模型"
+    save = lambda value, folder: (folder / "v.txt").write_text(value, encoding="utf-8")
+    load = lambda folder: (folder / "v.txt").read_text(encoding="utf-8")
+    value, from_cache = cache.cached("models", "shared", compute, save, load, root)
+    print(value, from_cache)
+    """
+)
+
+
+def test_two_processes_that_need_one_entry_compute_it_once(tmp_path):
+    """Two chapters executed at once (tools/execute_book.py) wait for each other instead of training twice."""
+    runs = [
+        subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(tmp_path), me], stdout=subprocess.PIPE, text=True)
+        for me in ("a", "b")
+    ]
+    outputs = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
+    assert [run.returncode for run in runs] == [0, 0]
+    assert outputs == ["模型 False", "模型 True"]  # one computed it, the other waited and read it
+    assert len((tmp_path / "computed.txt").read_text().split()) == 1
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["shared"]
+
+
 @pytest.mark.parametrize("damage", ["edit", "truncate", "extra file", "no manifest", "bad manifest"])
 def test_a_damaged_entry_is_removed_and_recomputed(tmp_path, damage):
     folder = cache.write("demo", "k", lambda f: save_text("原始内容", f), tmp_path)

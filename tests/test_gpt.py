@@ -373,3 +373,33 @@ def test_the_fine_tune_reads_only_the_configured_number_of_reviews(trained, text
     adapted = gptlab.finetuned(trained, splits, sizes)
     assert adapted.detail["reviews"] == 24
     assert adapted.val_probabilities.shape == (20,) and adapted.test_probabilities.shape == (20,)
+
+
+def test_the_compiled_training_step_is_deterministic(texts):
+    """The full-softmax step is compiled with XLA; the same seed must still give the same weights."""
+    tokenizer = subword.fit_tokenizer("char", texts[:120])
+    shape = gpt.GPTConfig(len(tokenizer), **TINY)
+
+    def weights():
+        model = gpt.GPTLanguageModel(tokenizer, shape, seed=5)
+        model.fit(texts[:120], steps=8, batch_size=8, softmax_samples=None, final_lr_fraction=1.0)
+        assert model.training["final_lr_fraction"] == 1.0
+        return model.model.get_weights()
+
+    assert all(np.array_equal(a, b) for a, b in zip(weights(), weights()))
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_the_scaling_curve_shares_its_smallest_model_with_the_tokenizer_comparison(profile):
+    sizes = gptlab.gpt_sizes(profile)
+    assert sizes.scaling[0] == sizes.tokenizer_size and sizes.scaling_steps == sizes.tokenizer_steps
+    assert sizes.scaling[-1] == (sizes.dim, sizes.depth) and sizes.steps >= sizes.scaling_steps
+
+
+def test_the_rate_warms_up_then_stays_or_falls_to_the_final_fraction():
+    constant, falling = gpt.warmup_cosine(5e-3, 100, 10, 1.0), gpt.warmup_cosine(5e-3, 100, 10, 0.1)
+    assert math.isclose(float(constant(0)), 5e-4, rel_tol=1e-5) and math.isclose(
+        float(constant(10)), 5e-3, rel_tol=1e-5
+    )
+    assert all(math.isclose(float(constant(step)), 5e-3, rel_tol=1e-5) for step in (30, 60, 100))
+    assert math.isclose(float(falling(100)), 5e-4, rel_tol=1e-5) and float(falling(60)) < float(falling(30)) < 5e-3
