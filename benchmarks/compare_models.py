@@ -7,12 +7,12 @@ Columns: validation and test accuracy, macro-F1 and ROC-AUC on the test split,
 training seconds, seconds per epoch, epochs run (early stopping) and
 parameters. The TF-IDF baselines are fitted in the same run, on the same
 training texts, so the comparison is fair. Kind "bilstm-lm" is what
-`llmcourse train` trains by default: the bidirectional LSTM with
-language-model pretraining, word dropout and AdamW, fine-tuned three times
-from the same pretrained encoder with different seeds and averaged
-(the recipe "default" of `llmcourse.registry`); its training seconds include the
-pretraining and all three fine-tunes. Row "bilstm-lm/1" is its first
-fine-tuned model used alone, scored in the same run (no extra training).
+`llmcourse train` trains by default (the recipe "default" of
+`llmcourse.registry`): the bidirectional LSTM with language-model pretraining,
+then one fine-tune with word dropout and AdamW; its training seconds include
+the pretraining. When a recipe averages several fine-tunes (`--ensemble N` of
+the CLI, or the "averaged" recipe), row "bilstm-lm/1" is its first fine-tuned
+model used alone, scored in the same run (no extra training).
 Kind "bilstm-lm-pd" also lets the language model read People's Daily, for half
 as many pretraining epochs (each epoch reads about 2.8 times as many words).
 
