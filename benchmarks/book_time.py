@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # course tooling lives in tools/, outside the package
+import execute_book  # noqa: E402
 
 
 def make_book(env: dict) -> float:
@@ -51,7 +53,10 @@ def main(argv=None) -> None:
     # unchanged chapters are neither re-read nor re-executed)
     for stale in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
         shutil.rmtree(ROOT / "_build" / stale, ignore_errors=True)
-    jobs = int(os.environ.get("BOOK_JOBS") or min(4, os.cpu_count() or 1))  # tools/execute_book.py's default
+    try:
+        jobs = execute_book.jobs_count(execute_book.default_jobs())  # what make book will use
+    except argparse.ArgumentTypeError as err:
+        raise SystemExit(str(err)) from None
     with tempfile.TemporaryDirectory(prefix="llmcourse-cold-") as cache:
         env = dict(os.environ, LLMCOURSE_CACHE_DIR=cache)
         cold = make_book(env)

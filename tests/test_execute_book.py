@@ -107,7 +107,16 @@ def test_a_failing_notebook_is_named_and_not_cached(tiny_book, capsys):
     assert [p.name for p in execute_book.pending(src, out / "_build")] == ["b.ipynb"]
 
 
-def test_bad_jobs_is_refused(capsys):
+@pytest.mark.parametrize("jobs", ["0", "-1", "two", "1.5"])
+def test_bad_jobs_is_refused(capsys, jobs):
     with pytest.raises(SystemExit) as stop:
-        execute_book.main(["--jobs", "0"])
-    assert stop.value.code == 2 and "--jobs 至少是 1" in capsys.readouterr().err
+        execute_book.main(["--jobs", jobs])
+    assert stop.value.code == 2 and f"应是至少为 1 的整数，实际是 '{jobs}'" in capsys.readouterr().err
+
+
+def test_a_bad_book_jobs_variable_is_refused_in_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("BOOK_JOBS", "many")
+    with pytest.raises(SystemExit) as stop:
+        execute_book.main([])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and "BOOK_JOBS" in error and "'many'" in error and "Traceback" not in error

@@ -115,19 +115,33 @@ def execute_into_cache(notebooks: list[Path], build_dir: Path, jobs: int, root: 
     return failed
 
 
+def default_jobs() -> str:
+    """$BOOK_JOBS as given, or the number of cores up to 4 (parsed by `jobs_count`, as --jobs is)."""
+    return os.environ.get("BOOK_JOBS") or str(min(4, os.cpu_count() or 1))
+
+
+def jobs_count(text: str) -> int:
+    """How many notebooks at a time, from --jobs or $BOOK_JOBS: a whole number of at least 1."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"--jobs（或环境变量 BOOK_JOBS）应是至少为 1 的整数，实际是 {text!r}")
+    return jobs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir", nargs="?", default="_build", help="the book's build folder (default _build)")
     parser.add_argument(
         "--jobs",
-        type=int,
-        default=int(os.environ.get("BOOK_JOBS") or min(4, os.cpu_count() or 1)),
+        type=jobs_count,
+        default=default_jobs(),  # a string default goes through jobs_count too: a bad $BOOK_JOBS is refused
         help="notebooks at a time (default $BOOK_JOBS, or the number of cores up to 4)",
     )
     parser.add_argument("--root", type=Path, default=ROOT, help="the book's source folder (default: this checkout)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs 至少是 1")
     todo = pending(args.root, Path(args.build_dir))
     if not todo:
         print("每个笔记本都已在执行缓存中，无需执行")
