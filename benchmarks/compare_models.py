@@ -15,6 +15,10 @@ the CLI, or the "averaged" recipe), row "bilstm-lm/1" is its first fine-tuned
 model used alone, scored in the same run (no extra training).
 Kind "bilstm-lm-pd" also lets the language model read People's Daily, for half
 as many pretraining epochs (each epoch reads about 2.8 times as many words).
+Kind "bilstm-lm-len" weighs the training examples so that within each length bin
+both labels count the same (`training.length_balanced_weights`); kind
+"bilstm-lm-char" reads words never seen in training as their characters
+(`pipeline.with_char_fallback`). Each changes one thing of the default recipe.
 
 With several --seeds the neural kinds are trained once per seed on the same
 split (the seed changes initialisation, dropout and batch order) and the
@@ -37,14 +41,21 @@ from llmcourse import config, pipeline, registry  # noqa: E402
 
 PRETRAINED = "bilstm-lm"
 PRETRAINED_EXTRA = "bilstm-lm-pd"  # the language model also reads People's Daily (slower; not the default)
-KINDS = (*registry.KINDS, PRETRAINED, PRETRAINED_EXTRA)
+PRETRAINED_LENGTH = "bilstm-lm-len"  # fine-tuned with length-balanced example weights
+PRETRAINED_CHARS = "bilstm-lm-char"  # words never seen in training are read as their characters
+VARIANTS = (PRETRAINED_EXTRA, PRETRAINED_LENGTH, PRETRAINED_CHARS)  # the default recipe with one change each
+KINDS = (*registry.KINDS, PRETRAINED, *VARIANTS)
 
 
 def train(prepared, kind: str, seed: int, epochs: int | None, cache: bool = False):
-    if kind in (PRETRAINED, PRETRAINED_EXTRA):
+    if kind in (PRETRAINED, *VARIANTS):
         overrides = {"epochs": epochs} if epochs else {}
         if kind == PRETRAINED_EXTRA:
             overrides.update(pretrain_extra_text=True, pretrain_epochs=max(1, prepared.sizes.pretrain_epochs // 2))
+        if kind == PRETRAINED_LENGTH:
+            overrides.update(length_balance=True)
+        if kind == PRETRAINED_CHARS:
+            prepared = pipeline.with_char_fallback(prepared)
         return pipeline.train(prepared, "bilstm", "default", seed=seed, verbose=0, cache=cache, **overrides)
     if kind in registry.BASELINE_KINDS:
         return pipeline.train_baseline(prepared, kind, cache=cache)

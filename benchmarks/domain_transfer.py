@@ -11,10 +11,11 @@ the models on every hotel review; likewise for the other two. Every setting is c
 fold's validation split. The course's negation probes (`llmcourse.probes`) are read in every
 fold, after training: all 167 in fold "none", the held-out domain's own in the others.
 
-Two more rows come from models already trained, with no extra training:
+More rows come from models already trained, with no extra training:
 - "bilstm-lm+tfidf": the average of the default model's and the better TF-IDF baseline's
   positive probabilities, the weight (0, 0.1, ..., 1) and the baseline chosen on validation;
-- the paired sign test of chapter 5 between the default model (and the combination) and the
+  "bilstm-lm-len+tfidf" likewise for the length-balanced variant;
+- the paired sign test of chapter 5 between each of these (and the neural model alone) and the
   better TF-IDF baseline (by validation accuracy), on the held-out domain and on the probes.
 
 The neural kinds in --seeded-kinds are trained once per seed in --seeds on the same split;
@@ -36,9 +37,10 @@ import numpy as np  # noqa: E402
 from llmcourse import config, data, domains, evaluation, pipeline, probes, registry  # noqa: E402
 
 import results as saved_results  # noqa: E402  (benchmarks/results.py)
-from compare_models import KINDS, PRETRAINED, train  # noqa: E402
+from compare_models import KINDS, PRETRAINED, PRETRAINED_LENGTH, train  # noqa: E402
 
 COMBINED = f"{PRETRAINED}+tfidf"
+MIXED = (PRETRAINED, PRETRAINED_LENGTH)  # neural kinds also scored averaged with the better TF-IDF baseline
 FOLDS = ("none", *domains.DOMAINS)
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -121,6 +123,8 @@ def main(argv=None) -> int:
             "error_rate": check.error_rate,
             "by_method": check.wrong_by_method,
         },
+        # per domain, the positive share in each length quartile: the shortcut "bilstm-lm-len" removes
+        "positive_by_length": domains.positive_share_by_length(corpus.texts, corpus.labels, assignment),
         "runs": [],
         "comparisons": [],
     }
@@ -175,38 +179,23 @@ def main(argv=None) -> int:
             write(results, args, start, complete=fold == args.folds[-1])
             continue
         best_linear = max(linear, key=lambda k: accuracy(val_labels, linear[k]["val"]))
-        for seed, neural in probabilities.get(PRETRAINED, {}).items():
-            mixed, partner, weight = combine(neural, linear, val_labels)
-            row = run_row(fold, COMBINED, seed, mixed, prepared, outside, probe_set, None)
-            row.update(partner=partner, weight=weight)
-            results["runs"].append(row)
-            print(
-                f"  {COMBINED:<14s} seed {seed}: {weight:.1f} x {PRETRAINED} + {1 - weight:.1f} x {partner}: "
-                f"val {row['val_accuracy']:.4f}  test {row['test_accuracy']:.4f}  held-out "
-                f"{row['outside_accuracy'] if row['outside_accuracy'] is not None else float('nan'):.4f}  "
-                f"probes {row['probe_accuracy']:.3f}",
-                flush=True,
-            )
-            for name, prob in ((PRETRAINED, neural), (COMBINED, mixed)):
-                for part, labels in (
-                    ("test", prepared.splits.test.labels),
-                    ("outside", outside["labels"]),
-                    ("probes", probe_labels),
-                ):
-                    if len(labels) == 0:
-                        continue
-                    test = evaluation.paired_comparison(labels, prob[part], linear[best_linear][part])
-                    results["comparisons"].append(
-                        {
-                            "fold": fold,
-                            "kind": name,
-                            "seed": seed,
-                            "against": best_linear,
-                            "part": part,
-                            "only_kind": test.only_a,
-                            "only_against": test.only_b,
-                            "p_value": test.p_value,
-                        }
+        for base in MIXED:
+            for seed, neural in probabilities.get(base, {}).items():
+                mixed_kind = f"{base}+tfidf"
+                mixed, partner, weight = combine(neural, linear, val_labels)
+                row = run_row(fold, mixed_kind, seed, mixed, prepared, outside, probe_set, None)
+                row.update(partner=partner, weight=weight)
+                results["runs"].append(row)
+                print(
+                    f"  {mixed_kind:<14s} seed {seed}: {weight:.1f} x {base} + {1 - weight:.1f} x {partner}: "
+                    f"val {row['val_accuracy']:.4f}  test {row['test_accuracy']:.4f}  held-out "
+                    f"{row['outside_accuracy'] if row['outside_accuracy'] is not None else float('nan'):.4f}  "
+                    f"probes {row['probe_accuracy']:.3f}",
+                    flush=True,
+                )
+                for name, prob in ((base, neural), (mixed_kind, mixed)):
+                    results["comparisons"].extend(
+                        paired_rows(fold, name, seed, prob, linear, best_linear, prepared, outside, probe_labels)
                     )
         print(f"  fold {fold}: {time.perf_counter() - fold_start:.0f} s; best TF-IDF on validation: {best_linear}")
         write(results, args, start, complete=fold == args.folds[-1])
@@ -214,6 +203,32 @@ def main(argv=None) -> int:
     print_tables(results)
     print(f"total wall time {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def paired_rows(fold, name, seed, prob, linear, best_linear, prepared, outside, probe_labels) -> list[dict]:
+    """Chapter 5's paired sign test of `prob` against the better TF-IDF baseline, on test, held-out domain, probes."""
+    rows = []
+    for part, labels in (
+        ("test", prepared.splits.test.labels),
+        ("outside", outside["labels"]),
+        ("probes", probe_labels),
+    ):
+        if len(labels) == 0:
+            continue
+        test = evaluation.paired_comparison(labels, prob[part], linear[best_linear][part])
+        rows.append(
+            {
+                "fold": fold,
+                "kind": name,
+                "seed": seed,
+                "against": best_linear,
+                "part": part,
+                "only_kind": test.only_a,
+                "only_against": test.only_b,
+                "p_value": test.p_value,
+            }
+        )
+    return rows
 
 
 def write(results: dict, args, start: float, complete: bool) -> None:

@@ -114,6 +114,20 @@ def prepare(
     return Prepared(splits, tokens, encoder, w2v, embedding, x, y, sizes, seed, seconds)
 
 
+def with_char_fallback(prepared: Prepared) -> Prepared:
+    """The same split read with a character fallback: words never seen in training become their characters.
+
+    The vocabulary also keeps the characters of the training words (`Vocabulary.build`
+    with char_fallback); a character without a Word2Vec vector starts from a small random
+    one. Segmentation and Word2Vec are reused, not redone. Taught in chapter 5.
+    """
+    vocab = vectors.Vocabulary.build(prepared.tokens["train"], 2, prepared.sizes.vocab_size, char_fallback=True)
+    encoder = vectors.TextEncoder(vocab, prepared.encoder.max_len, prepared.encoder.stopwords)
+    x = {name: encoder.encode_tokens(prepared.tokens[name]) for name in SPLITS}
+    embedding = vectors.embedding_matrix(vocab, prepared.word2vec, seed=prepared.seed)
+    return dataclasses.replace(prepared, encoder=encoder, embedding=embedding, x=x)
+
+
 def extra_sentences(sizes: RunSizes, stopwords: Iterable[str] = ()) -> list[list[str]]:
     """People's Daily sentences as token lists, normalised and filtered like the reviews.
 
@@ -231,6 +245,8 @@ class NeuralSettings:
     `pretrain_extra_text`. word_dropout drops whole words during training;
     weight_decay > 0 uses AdamW. ensemble > 1: fine-tune that many models from the
     same starting weights with seeds seed, seed + 100, ... and average their logits.
+    length_balance: weigh the training examples so that, within each length bin, both
+    labels count the same (`training.length_balanced_weights`).
     Taught in chapter 5.
     """
 
@@ -249,6 +265,7 @@ class NeuralSettings:
     weight_decay: float = 0.0
     pretrain_extra_text: bool = False
     ensemble: int = 1
+    length_balance: bool = False
 
     def resolved(self, kind: str, prepared: Prepared) -> NeuralSettings:
         """The same settings with every None replaced by the value this run uses."""
@@ -308,6 +325,7 @@ def _pretrain(prepared: Prepared, kind: str, s: NeuralSettings, verbose) -> pret
 
 def _fit_members(prepared: Prepared, build: Callable, s: NeuralSettings, strategy, verbose) -> list:
     """`s.ensemble` fine-tunes from the same starting weights, seeds seed, seed + 100, ..."""
+    weights = training.length_balanced_weights(prepared.x["train"], prepared.y["train"]) if s.length_balance else None
     return [
         training.train_keras(
             build,
@@ -324,6 +342,7 @@ def _fit_members(prepared: Prepared, build: Callable, s: NeuralSettings, strateg
             strategy=strategy,
             verbose=verbose,
             weight_decay=s.weight_decay,
+            sample_weight=weights,
         )
         for k in range(s.ensemble)
     ]
@@ -384,6 +403,7 @@ def _saved_config(
             "learning_rate": s.learning_rate,
             "seed": s.seed,
             "weight_decay": s.weight_decay,
+            "length_balance": s.length_balance,
             "batching": s.batching,
             "pretrained_word2vec": s.pretrained,
             "language_model_pretraining": record.summary() if record else None,

@@ -72,6 +72,7 @@ class Recipe:
     weight_decay: float = 0.0  # > 0: AdamW
     learning_rate: float = 1e-3  # of the fine-tune (Adam or AdamW)
     average: bool = False  # fine-tune `sizes.ensemble` copies and average their logits
+    length_balance: bool = False  # weigh examples so that length alone predicts no label (training)
 
     def settings(self, kind: str, sizes: RunSizes) -> dict:
         """Keyword arguments of `pipeline.train_neural` for `kind` under this recipe.
@@ -88,6 +89,7 @@ class Recipe:
             "weight_decay": self.weight_decay,
             "learning_rate": self.learning_rate,
             "ensemble": sizes.ensemble if self.average else 1,
+            "length_balance": self.length_balance,
         }
 
 

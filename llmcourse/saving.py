@@ -350,7 +350,7 @@ def _encoder_settings(config: dict, path: Path) -> tuple[int, list[str], str]:
 
 
 def _read_vocabulary(path: Path) -> Vocabulary:
-    """vocabulary.json: format, unique words without the special tokens, counts >= 0 when present."""
+    """vocabulary.json: format, unique words without the special tokens, counts >= 0 and char_fallback when present."""
     fields = _Fields(_read_json(path), path)
     fields.format(VOCAB_FORMAT)
     words = fields.strings("words")
@@ -363,7 +363,8 @@ def _read_vocabulary(path: Path) -> Vocabulary:
     bad = next((w for w, c in counts.items() if not isinstance(c, int) or isinstance(c, bool) or c < 0), None)
     if bad is not None:
         fields.fail("counts", f"{bad!r} 的次数应是非负整数，实际是 {counts[bad]!r}")
-    return Vocabulary(words, counts)
+    char_fallback = fields.get("char_fallback", bool, "布尔值", optional=True)
+    return Vocabulary(words, counts, bool(char_fallback))
 
 
 def _read_tfidf(path: Path, kind: str) -> baselines.TfidfClassifier:

@@ -34,9 +34,15 @@ CHARS_PER_TOKEN = 8
 
 
 class Vocabulary:
-    """A word <-> id mapping with 0 = padding and 1 = unknown. Taught in chapter 3."""
+    """A word <-> id mapping with 0 = padding and 1 = unknown. Taught in chapter 3.
 
-    def __init__(self, words: Iterable[str], counts: dict[str, int] | None = None):
+    char_fallback: a word outside the vocabulary is read as its characters (those in
+    the vocabulary; the others become UNK_ID) instead of one UNK_ID, so an unfamiliar
+    product name or a segmentation error still reaches the model through its characters.
+    """
+
+    def __init__(self, words: Iterable[str], counts: dict[str, int] | None = None, char_fallback: bool = False):
+        self.char_fallback = bool(char_fallback)
         self.index_to_word: list[str] = [PAD_TOKEN, UNK_TOKEN]
         for word in words:
             if word in (PAD_TOKEN, UNK_TOKEN):
@@ -53,10 +59,13 @@ class Vocabulary:
         token_lists: Iterable[Sequence[str]],
         min_count: int = 1,
         max_size: int | None = None,
+        char_fallback: bool = False,
     ) -> "Vocabulary":
         """Most frequent words first (ties by the word itself, so the order is stable).
 
         max_size counts the two special ids: max_size=10 gives 8 real words.
+        char_fallback: also keep every character seen at least min_count times inside
+        the words (after the words, which give up the last places if max_size is reached).
         """
         if max_size is not None and max_size < 2:
             raise ValueError("max_size 至少为 2（填充符和未知词各占一个位置）")
@@ -64,9 +73,22 @@ class Vocabulary:
         for tokens in token_lists:
             counter.update(tokens)
         ranked = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
-        if max_size is not None:
-            ranked = ranked[: max_size - 2]
-        return cls(ranked, {w: counter[w] for w in ranked})
+        counts = {w: counter[w] for w in ranked}
+        room = None if max_size is None else max_size - 2
+        if char_fallback:
+            chars: collections.Counter[str] = collections.Counter()
+            for word, n in counter.items():
+                for char in word:
+                    chars[char] += n
+            extra = sorted(
+                (c for c, n in chars.items() if n >= min_count and c not in counts), key=lambda c: (-chars[c], c)
+            )
+            extra = extra[:room]
+            ranked = ranked[: None if room is None else room - len(extra)] + extra
+            counts = {w: counts.get(w, chars[w]) for w in ranked}
+        elif room is not None:
+            ranked = ranked[:room]
+        return cls(ranked, {w: counts[w] for w in ranked}, char_fallback)
 
     def __len__(self) -> int:
         return len(self.index_to_word)
@@ -75,28 +97,41 @@ class Vocabulary:
         return word in self.word_to_index
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocabulary) and self.index_to_word == other.index_to_word
+        return (
+            isinstance(other, Vocabulary)
+            and self.index_to_word == other.index_to_word
+            and self.char_fallback == other.char_fallback
+        )
 
     def __repr__(self) -> str:
         return f"Vocabulary({len(self)} 个词，含 {PAD_TOKEN} 与 {UNK_TOKEN})"
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        """Ids of the tokens; words outside the vocabulary become UNK_ID (1)."""
+        """Ids of the tokens; words outside the vocabulary become UNK_ID (1), or their characters' ids."""
         get = self.word_to_index.get
-        return [get(t, UNK_ID) for t in tokens]
+        if not self.char_fallback:
+            return [get(t, UNK_ID) for t in tokens]
+        ids = []
+        for token in tokens:
+            index = get(token)
+            ids.extend([index] if index is not None else [get(c, UNK_ID) for c in token])
+        return ids
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Words of the ids, padding skipped."""
         return [self.index_to_word[i] for i in ids if i != PAD_ID]
 
     def to_dict(self) -> dict:
-        return {"format": VOCAB_FORMAT, "words": self.index_to_word[2:], "counts": self.counts}
+        out = {"format": VOCAB_FORMAT, "words": self.index_to_word[2:], "counts": self.counts}
+        if self.char_fallback:  # written only when on, so that every earlier vocabulary file reads as before
+            out["char_fallback"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocabulary":
         if data.get("format") != VOCAB_FORMAT:
             raise ValueError("不是 llmcourse 词表文件（缺少 format 字段）")
-        return cls(data["words"], data.get("counts"))
+        return cls(data["words"], data.get("counts"), data.get("char_fallback", False))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as UTF-8 JSON (readable, and safe to load)."""

@@ -241,6 +241,15 @@ CASES = [
         "words",
         "词嵌入有",
     ),
+    (
+        "vocabulary-char-fallback-yes",
+        "lstm",
+        set_field(VOCAB, "char_fallback", "yes"),
+        VOCAB,
+        "char_fallback",
+        "布尔值",
+    ),
+    ("vocabulary-char-fallback-1", "lstm", set_field(VOCAB, "char_fallback", 1), VOCAB, "char_fallback", "布尔值"),
     ("vocabulary-missing", "lstm", remove(VOCAB), VOCAB, None, "缺少这个文件"),
     ("vocabulary-unreadable", "lstm", unreadable(VOCAB), VOCAB, None, "没有读取权限"),
     # model.keras

@@ -65,3 +65,19 @@ def test_bad_inputs_name_what_is_wrong(reviews, assignment):
         domains.hand_check(reviews.texts[:100], domains.Assignment(assignment.domains[:100], assignment.methods[:100]))
     with pytest.raises(ValueError, match="三个领域"):
         domains.assign(["房间很干净", "前台很好", "没有关键词"])
+
+
+def test_the_label_leans_on_length_differently_in_each_domain(reviews, assignment):
+    table = domains.positive_share_by_length(reviews.texts, reviews.labels, assignment, bins=4)
+    for domain in domains.DOMAINS:
+        rows = table[domain]
+        assert len(rows) == 4 and sum(r["reviews"] for r in rows) == domains.domain_mask(assignment, domain).sum()
+        assert [r["shortest"] for r in rows[1:]] == [r["longest"] for r in rows[:-1]]
+        assert all(0 <= r["positive"] <= 1 for r in rows)
+    book_rows = table["book"]
+    assert book_rows[0]["positive"] < 0.3 < 0.7 < book_rows[-1]["positive"]  # short book reviews: mostly negative
+    assert table["hotel"][-1]["positive"] < table["hotel"][0]["positive"]  # long hotel reviews lean the other way
+    with pytest.raises(ValueError, match="一样多"):
+        domains.positive_share_by_length(reviews.texts[:-1], reviews.labels, assignment)
+    with pytest.raises(ValueError, match="分箱数"):
+        domains.positive_share_by_length(reviews.texts, reviews.labels, assignment, bins=0)

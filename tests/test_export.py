@@ -76,3 +76,16 @@ def test_baselines_cannot_be_exported(reviews, tmp_path):
     saving.BaselineModel(clf, {"kind": "tfidf-char"}).save(tmp_path / "m")
     with pytest.raises(saving.ModelLoadError, match="SavedModel"):
         export.export_serving(tmp_path / "m", tmp_path / "out")
+
+
+def test_a_char_fallback_model_is_refused_naming_the_missing_step(exported, tmp_path):
+    import shutil
+
+    model_dir = tmp_path / "chars"
+    shutil.copytree(exported[0], model_dir)
+    vocabulary = json.loads((model_dir / saving.VOCAB_FILE).read_text("utf-8"))
+    (model_dir / saving.VOCAB_FILE).write_text(json.dumps({**vocabulary, "char_fallback": True}), "utf-8")
+    assert saving.load_model(model_dir).encoder.vocab.char_fallback  # the model itself loads and predicts
+    with pytest.raises(saving.ModelLoadError, match="char_fallback"):
+        export.export_serving(model_dir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

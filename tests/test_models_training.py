@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from llmcourse import config, models, pipeline, reference, registry, training
+from llmcourse import config, models, pipeline, reference, registry, saving, training
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +193,66 @@ def test_mirrored_strategy_on_two_logical_cpus():
     out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "replicas 2 accuracy" in out.stdout and "ensemble members 2 accuracy" in out.stdout
+
+
+def test_length_balanced_weights_leave_length_no_label_to_predict(prepared):
+    x, y = prepared.x["train"], prepared.y["train"]
+    weights = training.length_balanced_weights(x, y, bins=4)
+    assert weights.shape == y.shape and weights.dtype == np.float32
+    assert weights.mean() == pytest.approx(1.0) and weights.min() > 0
+    lengths = training.sequence_lengths(x)
+    edges = np.quantile(lengths, [0.25, 0.5, 0.75])
+    which = np.searchsorted(edges, lengths, side="right")
+    for b in range(4):
+        in_bin = which == b
+        share = weights[in_bin & (y == 1)].sum() / weights[in_bin].sum()
+        assert share == pytest.approx(0.5)  # weighted, each length bin is half positive
+    one_label = training.length_balanced_weights(x[y == 1], y[y == 1], bins=4)
+    np.testing.assert_allclose(one_label, 1.0)  # nothing to balance
+    with pytest.raises(ValueError, match="分箱数"):
+        training.length_balanced_weights(x, y, bins=0)
+    with pytest.raises(ValueError, match="一样多"):
+        training.length_balanced_weights(x, y[:-1])
+
+
+def test_weighted_batches_carry_their_weights(prepared):
+    x, y = prepared.x["val"], prepared.y["val"]
+    weights = np.arange(len(y), dtype=np.float32)
+    for xb, yb, wb in training.make_dataset(x, y, batch_size=32, seed=3, weights=weights):
+        rows = wb.numpy().astype(int)  # the weight of row i is i: it names the row
+        np.testing.assert_array_equal(yb.numpy(), y[rows])
+        np.testing.assert_array_equal(xb.numpy(), x[rows, : xb.shape[1]])
+    with pytest.raises(ValueError, match="样本权重"):
+        training.make_dataset(x, None, weights=weights)
+
+
+def test_length_balanced_training_is_recorded_and_changes_the_model(prepared):
+    common = dict(epochs=2, learning_rate=5e-3, hidden_units=16, seed=4, verbose=0)
+    plain = pipeline.train_neural(prepared, "lstm", **common)
+    balanced = pipeline.train_neural(prepared, "lstm", length_balance=True, **common)
+    assert balanced.model.config["training"]["length_balance"] is True
+    assert plain.model.config["training"]["length_balance"] is False
+    assert not np.allclose(plain.test_probabilities, balanced.test_probabilities)
+    assert balanced.test.accuracy > 0.6 and balanced.test.roc_auc > 0.65
+
+
+def test_char_fallback_changes_only_the_encoding_of_unseen_words(prepared, tmp_path):
+    chars = pipeline.with_char_fallback(prepared)
+    assert chars.tokens is prepared.tokens and chars.word2vec is prepared.word2vec
+    added = set(chars.vocab.index_to_word) - set(prepared.vocab.index_to_word)
+    assert chars.vocab.char_fallback and len(chars.vocab) == len(
+        prepared.vocab
+    )  # at max_size: chars replace rare words
+    assert added and all(len(c) == 1 for c in added)
+    kept = min(chars.vocab.word_to_index[c] for c in added)  # the words before it keep their ids
+    known = ~(prepared.x["train"] == 1).any(axis=1) & (prepared.x["train"] < kept).all(axis=1)
+    assert 0 < known.sum() < len(known)  # rows whose every word is still in the vocabulary
+    width = prepared.x["train"].shape[1]
+    np.testing.assert_array_equal(chars.x["train"][known, :width], prepared.x["train"][known])
+    assert (chars.x["test"] == 1).sum() < (prepared.x["test"] == 1).sum()  # fewer unknown ids
+    trained = pipeline.train_neural(chars, "lstm", epochs=1, hidden_units=8, seed=4, verbose=0)
+    trained.model.save(tmp_path / "model")
+    loaded = saving.load_model(tmp_path / "model")
+    assert loaded.encoder.vocab.char_fallback
+    texts = ["这款笔记本的散热模组很给力", *chars.splits.test.texts[:20]]
+    np.testing.assert_allclose(loaded.predict_proba(texts), trained.model.predict_proba(texts), atol=1e-6)

@@ -232,3 +232,16 @@ def test_cli_trains_the_pretrained_bilstm_by_default(reviews, tmp_path, capsys, 
     with pytest.raises(SystemExit) as exit_info:  # argparse: usage line and status 2
         cli.main(["train", "--out", str(tmp_path / "x"), "--ensemble", "0"])
     assert exit_info.value.code == 2 and "--ensemble" in capsys.readouterr().err
+    code, out, err = run_cli(  # chapter 5's two variants of the default recipe
+        capsys, "train", "--out", str(tmp_path / "var"), "--data", str(f), "--verbose", "0", "--length-balance",
+        "--char-fallback",
+    )  # fmt: skip
+    saved = json.loads((tmp_path / "var" / "config.json").read_text(encoding="utf-8"))
+    vocabulary = json.loads((tmp_path / "var" / saving.VOCAB_FILE).read_text(encoding="utf-8"))
+    assert code == 0 and "--char-fallback" in err
+    assert saved["training"]["length_balance"] is True and vocabulary["char_fallback"] is True
+    code, out, err = run_cli(capsys, "predict", "--model", str(tmp_path / "var"), "一台从没见过的平板电脑")
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_info:  # the TF-IDF baselines have no such option
+        cli.main(["train", "--out", str(tmp_path / "y"), "--model", "tfidf-char", "--length-balance"])
+    assert exit_info.value.code == 2 and "只适用于神经网络模型" in capsys.readouterr().err

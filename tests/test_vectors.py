@@ -156,3 +156,32 @@ def test_an_encoder_refuses_settings_it_cannot_honour(max_len, truncating):
     max_len = vectors.MAX_LEN_LIMIT + 1 if max_len == "above the limit" else max_len
     with pytest.raises(ValueError, match="max_len|truncating"):
         vectors.TextEncoder(vectors.Vocabulary([]), max_len, truncating=truncating)
+
+
+def test_char_fallback_reads_unseen_words_as_their_characters(tokens):
+    plain = vectors.Vocabulary.build(tokens, min_count=2)
+    vocab = vectors.Vocabulary.build(tokens, min_count=2, char_fallback=True)
+    assert vocab.index_to_word[: len(plain)] == plain.index_to_word  # the words first, in the same order
+    added = vocab.index_to_word[len(plain) :]
+    assert added and all(len(c) == 1 for c in added)
+    unseen = next(w for t in tokens for w in t if w not in plain and len(w) > 1 and all(c in vocab for c in w))
+    assert plain.encode([unseen]) == [vectors.UNK_ID]
+    assert vocab.encode([unseen]) == [vocab.word_to_index[c] for c in unseen]
+    assert vocab.encode(["好", "😀"]) == [
+        vocab.word_to_index["好"],
+        vectors.UNK_ID,
+    ]  # a word kept whole; an unseen char
+    seen = [w for w in tokens[0] if w in plain]
+    assert vocab.encode(seen) == plain.encode(seen)  # known words are read exactly as before
+
+
+def test_char_fallback_keeps_max_size_and_survives_saving(tmp_path, tokens):
+    vocab = vectors.Vocabulary.build(tokens, min_count=2, max_size=300, char_fallback=True)
+    assert len(vocab) == 300 and vocab.char_fallback
+    vocab.save(tmp_path / "vocab.json")
+    loaded = vectors.Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded == vocab and loaded.char_fallback
+    assert loaded.encode(["一个没见过的新词"]) == vocab.encode(["一个没见过的新词"])
+    plain = vectors.Vocabulary.build(tokens, min_count=2)
+    assert "char_fallback" not in plain.to_dict()  # files written without the option read as before
+    assert plain != vectors.Vocabulary(plain.index_to_word[2:], plain.counts, char_fallback=True)

@@ -97,6 +97,9 @@ def cmd_train(args) -> int:
         file=sys.stderr,
     )
     prepared = pipeline.prepare(dataset, sizes, seed=seed, progress=True)
+    if args.char_fallback:
+        prepared = pipeline.with_char_fallback(prepared)
+        print("没见过的词拆成单字读入（--char-fallback）", file=sys.stderr)
     print(prepared.splits, file=sys.stderr)
     overrides = {
         name: value
@@ -104,6 +107,7 @@ def cmd_train(args) -> int:
             ("pretrain_epochs", args.pretrain_epochs),
             ("epochs", args.epochs),
             ("ensemble", args.ensemble),
+            ("length_balance", args.length_balance or None),
         )
         if value is not None
     }
@@ -219,6 +223,16 @@ def _add_train(sub) -> None:
         default=None,
         help="训练几个模型并平均它们的 logit（默认 1；预训练时它们从同一个预训练编码器出发）",
     )
+    train.add_argument(
+        "--length-balance",
+        action="store_true",
+        help="按长度平衡样本权重：每个长度档里好评与差评的总权重相等，长度本身不再能预测标签（神经网络模型；见第 5 章）",
+    )
+    train.add_argument(
+        "--char-fallback",
+        action="store_true",
+        help="训练时没见过的词拆成单字读入，词表也收下单字（神经网络模型；见第 5 章）",
+    )
     train.add_argument("--data", default=None, help="带标签的 CSV/TSV/JSONL 文件（默认用随包发布的评论语料）")
     train.add_argument("--text-col", default="text", help="文本列名")
     train.add_argument("--label-col", default="label", help="标签列名")
@@ -328,6 +342,14 @@ def _check_numbers(parser: argparse.ArgumentParser, args) -> None:
         parser.error("--pretrain-epochs 不能为负数")
     if getattr(args, "ensemble", None) is not None and args.ensemble < 1:
         parser.error("--ensemble 必须是正整数")
+    if getattr(args, "model", None) in registry.BASELINE_KINDS:
+        used = [
+            flag
+            for flag, on in (("--length-balance", args.length_balance), ("--char-fallback", args.char_fallback))
+            if on
+        ]
+        if used:
+            parser.error(f"{' 和 '.join(used)} 只适用于神经网络模型，{args.model} 是 TF-IDF 基线")
     try:  # the environment variables every command reads: a bad value is a usage error, said before any work
         config.active_profile()
         config.resolve_seed(getattr(args, "seed", None))

@@ -96,7 +96,8 @@ def export_serving(model_dir: str | os.PathLike, out_dir: str | os.PathLike, ver
 
     The folder also holds vocabulary.json and encoding.json. An existing version
     folder is refused rather than overwritten. TF-IDF baselines have no
-    TensorFlow graph and cannot be exported.
+    TensorFlow graph and cannot be exported; nor can a model whose vocabulary reads
+    unseen words as characters (char_fallback), a step the exported graph lacks.
 
     Taught on the deployment page (book/deployment.md).
     """
@@ -105,6 +106,11 @@ def export_serving(model_dir: str | os.PathLike, out_dir: str | os.PathLike, ver
     model = saving.load_model(model_dir)
     if not isinstance(model, saving.SentimentModel):
         raise saving.ModelLoadError(f"{model_dir} 是 {model.kind} 基线模型：只有神经网络模型能导出为 SavedModel")
+    if model.encoder.vocab.char_fallback:  # the graph's word lookup has no character fallback
+        raise saving.ModelLoadError(
+            f"{model_dir} 的词表打开了 char_fallback（没见过的词拆成单字读入），导出的图里还没有这一步，"
+            "所以不能导出：请用不带 --char-fallback 训练的模型"
+        )
     target = Path(out_dir) / str(int(version))
     if target.exists():
         raise FileExistsError(f"导出目录已存在：{target}（请换一个版本号或先删除它）")
