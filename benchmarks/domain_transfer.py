@@ -39,7 +39,6 @@ from llmcourse import config, data, domains, evaluation, pipeline, probes, regis
 import results as saved_results  # noqa: E402  (benchmarks/results.py)
 from compare_models import KINDS, PRETRAINED, PRETRAINED_LENGTH, train  # noqa: E402
 
-COMBINED = f"{PRETRAINED}+tfidf"
 MIXED = (PRETRAINED, PRETRAINED_LENGTH)  # neural kinds also scored averaged with the better TF-IDF baseline
 FOLDS = ("none", *domains.DOMAINS)
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -124,7 +123,7 @@ def main(argv=None) -> int:
             "by_method": check.wrong_by_method,
         },
         # per domain, the positive share in each length quartile: the shortcut "bilstm-lm-len" removes
-        "positive_by_length": domains.positive_share_by_length(corpus.texts, corpus.labels, assignment),
+        "positive_by_length": data.positive_share_by_length(corpus.texts, corpus.labels, assignment.domains),
         "runs": [],
         "comparisons": [],
     }

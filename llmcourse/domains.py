@@ -235,39 +235,3 @@ def domain_mask(assignment: Assignment, domain: str) -> np.ndarray:
     """Boolean mask, shape (n,): the texts assigned to `domain`."""
     check_domain(domain)
     return np.array([d == domain for d in assignment.domains])
-
-
-def positive_share_by_length(
-    texts: Sequence[str], labels: Sequence[int], assignment: Assignment, bins: int = 4
-) -> dict[str, list[dict]]:
-    """Per domain, the share of positive reviews in each length quantile (characters, over the whole corpus).
-
-    Returns {domain: [{"shortest": a, "longest": b, "reviews": n, "positive": share}, ...]},
-    one entry per bin from the shortest texts to the longest. In the shipped corpus the
-    label depends on length, differently in each domain: a shortcut that a model trained
-    on two domains can learn and carry, wrongly, to the third. Taught in chapter 5.
-    """
-    if len(texts) != len(labels) or len(texts) != len(assignment.domains):
-        raise ValueError(
-            f"文本 {len(texts)} 条、标签 {len(labels)} 个、领域 {len(assignment.domains)} 个，三者应一样多"
-        )
-    if int(bins) != bins or bins < 1:
-        raise ValueError(f"长度分箱数 bins 应为正整数，实际是 {bins!r}")
-    lengths = np.array([len(t) for t in texts])
-    y = np.asarray(labels)
-    edges = np.quantile(lengths, np.linspace(0.0, 1.0, int(bins) + 1)[1:-1])
-    which = np.searchsorted(edges, lengths, side="right")  # (评论数,) 每条评论所在的长度箱
-    bounds = [0, *np.ceil(edges).astype(int).tolist(), int(lengths.max())]
-    table: dict[str, list[dict]] = {}
-    for domain in DOMAINS:
-        mask = domain_mask(assignment, domain)
-        table[domain] = [
-            {
-                "shortest": bounds[b],
-                "longest": bounds[b + 1],
-                "reviews": int((mask & (which == b)).sum()),
-                "positive": float(y[mask & (which == b)].mean()) if (mask & (which == b)).any() else None,
-            }
-            for b in range(int(bins))
-        ]
-    return table

@@ -39,6 +39,7 @@ from llmcourse.registry import recipe as named_recipe
 DEFAULT_POOLING = "mean"  # average of the hidden states over real time steps (measured best)
 ENSEMBLE_SEED_STEP = 100  # member k of an ensemble trains with seed + 100 * k
 SPLITS = ("train", "val", "test")
+VOCAB_MIN_COUNT = 2  # a word seen once in training gets no id of its own
 
 
 @dataclasses.dataclass
@@ -99,7 +100,7 @@ def prepare(
         tokens = {
             name: text.tokenize_corpus(getattr(splits, name).texts, stopwords, progress=progress) for name in SPLITS
         }
-    vocab = vectors.Vocabulary.build(tokens["train"], min_count=2, max_size=sizes.vocab_size)
+    vocab = vectors.Vocabulary.build(tokens["train"], VOCAB_MIN_COUNT, sizes.vocab_size)
     w2v_text = list(tokens["train"])
     if extra_word2vec_text:
         w2v_text.extend(extra_sentences(sizes, stopwords))
@@ -107,11 +108,16 @@ def prepare(
         w2v, _ = vectors.cached_word2vec(
             w2v_text, vector_size=sizes.embedding_dim, epochs=sizes.w2v_epochs, min_count=2, seed=seed
         )
-    embedding = vectors.embedding_matrix(vocab, w2v, seed=seed)
-    encoder = vectors.TextEncoder(vocab, sizes.max_len, stopwords)
-    x = {name: encoder.encode_tokens(tokens[name]) for name in SPLITS}
+    encoder, embedding, x = _encoded(vocab, tokens, w2v, sizes.max_len, stopwords, seed)
     y = {name: getattr(splits, name).y for name in SPLITS}
     return Prepared(splits, tokens, encoder, w2v, embedding, x, y, sizes, seed, seconds)
+
+
+def _encoded(vocab: vectors.Vocabulary, tokens: dict, word2vec, max_len: int, stopwords: frozenset[str], seed: int):
+    """(encoder, embedding matrix, padded ids per split) of the token lists read with `vocab`."""
+    encoder = vectors.TextEncoder(vocab, max_len, stopwords)
+    embedding = vectors.embedding_matrix(vocab, word2vec, seed=seed)
+    return encoder, embedding, {name: encoder.encode_tokens(tokens[name]) for name in SPLITS}
 
 
 def with_char_fallback(prepared: Prepared) -> Prepared:
@@ -121,10 +127,12 @@ def with_char_fallback(prepared: Prepared) -> Prepared:
     with char_fallback); a character without a Word2Vec vector starts from a small random
     one. Segmentation and Word2Vec are reused, not redone. Taught in chapter 5.
     """
-    vocab = vectors.Vocabulary.build(prepared.tokens["train"], 2, prepared.sizes.vocab_size, char_fallback=True)
-    encoder = vectors.TextEncoder(vocab, prepared.encoder.max_len, prepared.encoder.stopwords)
-    x = {name: encoder.encode_tokens(prepared.tokens[name]) for name in SPLITS}
-    embedding = vectors.embedding_matrix(vocab, prepared.word2vec, seed=prepared.seed)
+    vocab = vectors.Vocabulary.build(
+        prepared.tokens["train"], VOCAB_MIN_COUNT, prepared.sizes.vocab_size, char_fallback=True
+    )
+    encoder, embedding, x = _encoded(
+        vocab, prepared.tokens, prepared.word2vec, prepared.encoder.max_len, prepared.encoder.stopwords, prepared.seed
+    )
     return dataclasses.replace(prepared, encoder=encoder, embedding=embedding, x=x)
 
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from llmcourse import profiling
+from llmcourse import data, profiling
 from llmcourse.config import import_tensorflow, resolve_seed, set_seed
 from llmcourse.reference import sigmoid
 
@@ -69,14 +69,11 @@ def length_balanced_weights(ids: np.ndarray, labels: np.ndarray, bins: int = 8) 
     sentences; with these weights length alone predicts nothing. The weights average 1.
     Taught in chapter 5.
     """
-    if int(bins) != bins or bins < 1:
-        raise ValueError(f"长度分箱数 bins 应为正整数，实际是 {bins!r}")
     lengths = sequence_lengths(ids)
     y = np.asarray(labels).astype(int)
     if len(y) != len(lengths):
         raise ValueError(f"标签有 {len(y)} 个，文本有 {len(lengths)} 条，两者应一样多")
-    edges = np.quantile(lengths, np.linspace(0.0, 1.0, int(bins) + 1)[1:-1]) if len(y) else []
-    which = np.searchsorted(edges, lengths, side="right")  # (样本数,) 每条文本所在的长度箱
+    _, which = data.length_bins(lengths, bins)  # (样本数,) 每条文本所在的长度箱
     weights = np.ones(len(y), dtype=np.float64)
     for b in np.unique(which):
         in_bin = which == b

@@ -74,7 +74,7 @@ class Vocabulary:
             counter.update(tokens)
         ranked = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
         counts = {w: counter[w] for w in ranked}
-        room = None if max_size is None else max_size - 2
+        extra: list[str] = []  # characters kept besides the words (char_fallback)
         if char_fallback:
             chars: collections.Counter[str] = collections.Counter()
             for word, n in counter.items():
@@ -83,12 +83,11 @@ class Vocabulary:
             extra = sorted(
                 (c for c, n in chars.items() if n >= min_count and c not in counts), key=lambda c: (-chars[c], c)
             )
-            extra = extra[:room]
-            ranked = ranked[: None if room is None else room - len(extra)] + extra
-            counts = {w: counts.get(w, chars[w]) for w in ranked}
-        elif room is not None:
-            ranked = ranked[:room]
-        return cls(ranked, {w: counts[w] for w in ranked}, char_fallback)
+            counts.update((c, chars[c]) for c in extra)
+        room = None if max_size is None else max_size - 2
+        extra = extra[:room]
+        kept = ranked[: None if room is None else room - len(extra)] + extra
+        return cls(kept, {w: counts[w] for w in kept}, char_fallback)
 
     def __len__(self) -> int:
         return len(self.index_to_word)

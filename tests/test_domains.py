@@ -4,7 +4,7 @@ and the hand-checked sample that measures its error rate."""
 import numpy as np
 import pytest
 
-from llmcourse import domains
+from llmcourse import data, domains
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_bad_inputs_name_what_is_wrong(reviews, assignment):
 
 
 def test_the_label_leans_on_length_differently_in_each_domain(reviews, assignment):
-    table = domains.positive_share_by_length(reviews.texts, reviews.labels, assignment, bins=4)
+    table = data.positive_share_by_length(reviews.texts, reviews.labels, assignment.domains, bins=4)
     for domain in domains.DOMAINS:
         rows = table[domain]
         assert len(rows) == 4 and sum(r["reviews"] for r in rows) == domains.domain_mask(assignment, domain).sum()
@@ -78,6 +78,6 @@ def test_the_label_leans_on_length_differently_in_each_domain(reviews, assignmen
     assert book_rows[0]["positive"] < 0.3 < 0.7 < book_rows[-1]["positive"]  # short book reviews: mostly negative
     assert table["hotel"][-1]["positive"] < table["hotel"][0]["positive"]  # long hotel reviews lean the other way
     with pytest.raises(ValueError, match="一样多"):
-        domains.positive_share_by_length(reviews.texts[:-1], reviews.labels, assignment)
+        data.positive_share_by_length(reviews.texts[:-1], reviews.labels, assignment.domains)
     with pytest.raises(ValueError, match="分箱数"):
-        domains.positive_share_by_length(reviews.texts, reviews.labels, assignment, bins=0)
+        data.positive_share_by_length(reviews.texts, reviews.labels, assignment.domains, bins=0)

@@ -240,11 +240,11 @@ def test_char_fallback_changes_only_the_encoding_of_unseen_words(prepared, tmp_p
     chars = pipeline.with_char_fallback(prepared)
     assert chars.tokens is prepared.tokens and chars.word2vec is prepared.word2vec
     added = set(chars.vocab.index_to_word) - set(prepared.vocab.index_to_word)
-    assert chars.vocab.char_fallback and len(chars.vocab) == len(
-        prepared.vocab
-    )  # at max_size: chars replace rare words
+    # at max_size the characters take the places of the rarest words
+    assert chars.vocab.char_fallback and len(chars.vocab) == len(prepared.vocab)
     assert added and all(len(c) == 1 for c in added)
     kept = min(chars.vocab.word_to_index[c] for c in added)  # the words before it keep their ids
+    assert chars.vocab.index_to_word[:kept] == prepared.vocab.index_to_word[:kept]
     known = ~(prepared.x["train"] == 1).any(axis=1) & (prepared.x["train"] < kept).all(axis=1)
     assert 0 < known.sum() < len(known)  # rows whose every word is still in the vocabulary
     width = prepared.x["train"].shape[1]

@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_numbers(parser: argparse.ArgumentParser, args) -> None:
+def _check_arguments(parser: argparse.ArgumentParser, args) -> None:
     if getattr(args, "epochs", None) is not None and args.epochs < 1:
         parser.error("--epochs 必须是正整数")
     if getattr(args, "pretrain_epochs", None) is not None and args.pretrain_epochs < 0:
@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    _check_numbers(parser, args)
+    _check_arguments(parser, args)
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return args.func(args)
